@@ -1,0 +1,112 @@
+#ifndef TLSW_CONTEXT_HPP
+#define TLSW_CONTEXT_HPP
+
+#include <tlsw/credentials.hpp>
+#include <tlsw/detail/engine.hpp>
+#include <tlsw/error.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tlsw {
+
+/** What the streams of one side share: role, credentials, trust, TLS
+    policy, session cache.
+
+    A context is a handle: copies share one state. Configure it first, then
+    make streams from it; from then on it is read-only (the session cache
+    locks itself) and safe to use from any number of threads. Changing it
+    while streams made from it run is a data race.
+*/
+class context {
+public:
+    /** A client context. It verifies the server's chain and host name
+        against the system trust store (/etc/ssl/certs) and whatever
+        trust() adds. */
+    static context client() {
+        auto state = detail::make_context_state(detail::role::client);
+        state->use_system_trust = true;
+        return context(std::move(state));
+    }
+
+    /** A server context presenting `creds`. It issues session tickets
+        under a random key made here, caches session IDs, and refuses a
+        client's renegotiation unless allow_client_renegotiation(true). */
+    static context server(credentials creds) {
+        auto state = detail::make_context_state(detail::role::server);
+        state->creds = creds.data();
+        state->ticket_key = Botan::SymmetricKey(Botan::system_rng(), 32);
+        return context(std::move(state));
+    }
+
+    /** Adds the certificates of a PEM text as trust anchors. Returns
+        errc::invalid_argument when it holds no certificate. On a server,
+        trust anchors make it ask clients for a certificate. */
+    result<void> trust(std::string_view ca_pem) {
+        auto certs = detail::parse_certificates(ca_pem);
+        if (certs.empty())
+            return unexpected(tls_error(errc::invalid_argument));
+        for (const auto& cert : certs)
+            state_->trust.add_certificate(cert);
+        return {};
+    }
+
+    /** Reads a PEM file of trust anchors, as trust(). */
+    result<void> trust_file(const std::filesystem::path& ca_file) {
+        auto text = detail::read_file(ca_file);
+        if (!text)
+            return unexpected(text.error());
+        return trust(*text);
+    }
+
+    /** Whether the system trust store counts (on by default for clients). */
+    context& use_system_trust(bool on) {
+        state_->use_system_trust = on;
+        return *this;
+    }
+
+    /** Accepts any peer certificate, for any name. Anyone on the path can
+        then read and change the traffic: for tests and diagnostics only. */
+    context& danger_disable_verification() {
+        state_->verify = false;
+        return *this;
+    }
+
+    /** Lets a server accept a client's secure renegotiation (refused with a
+        warning no_renegotiation by default, as OpenSSL 3 does). */
+    context& allow_client_renegotiation(bool allow) {
+        state_->allow_client_renegotiation = allow;
+        state_->policy = std::make_shared<detail::default_policy>(allow);
+        return *this;
+    }
+
+    /** A server's supported ALPN protocols, most preferred first. */
+    context& alpn(std::vector<std::string> protocols) {
+        state_->alpn = std::move(protocols);
+        return *this;
+    }
+
+    /** Credentials a client presents when the server asks for a certificate. */
+    context& client_certificate(credentials creds) {
+        state_->creds = creds.data();
+        return *this;
+    }
+
+    bool is_server() const noexcept { return state_->side == detail::role::server; }
+
+    /** The shared state, for tls_stream. */
+    std::shared_ptr<const detail::context_state> state() const noexcept { return state_; }
+
+private:
+    explicit context(std::shared_ptr<detail::context_state> state) : state_(std::move(state)) {}
+
+    std::shared_ptr<detail::context_state> state_;
+};
+
+}  // namespace tlsw
+
+#endif

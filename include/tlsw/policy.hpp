@@ -1,0 +1,76 @@
+#ifndef TLSW_POLICY_HPP
+#define TLSW_POLICY_HPP
+
+#include <type_traits>
+
+namespace tlsw {
+
+namespace detail {
+struct write_mode_tag {};
+struct retry_buffer_tag {};
+}  // namespace detail
+
+/** Write mode (default): write() succeeds only once the whole buffer is
+    written, like SSL_write without SSL_MODE_ENABLE_PARTIAL_WRITE. */
+struct full_write {
+    using category = detail::write_mode_tag;
+    static constexpr bool partial = false;
+};
+
+/** Write mode: write() succeeds after one record of at most 16384 bytes has
+    been written and returns its length, like SSL_MODE_ENABLE_PARTIAL_WRITE. */
+struct partial_write {
+    using category = detail::write_mode_tag;
+    static constexpr bool partial = true;
+};
+
+/** Retry buffer (default): a write repeated after want_read / want_write
+    must pass the same pointer and a length not shorter than what was
+    taken, else it fails with errc::bad_write_retry. */
+struct fixed_buffer {
+    using category = detail::retry_buffer_tag;
+    static constexpr bool moving = false;
+};
+
+/** Retry buffer: the repeated write may pass a different pointer holding
+    the same bytes, like SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER. */
+struct moving_buffer {
+    using category = detail::retry_buffer_tag;
+    static constexpr bool moving = true;
+};
+
+/** True for the policy types tls_stream accepts. */
+template <class P>
+inline constexpr bool is_policy_v = std::is_same_v<P, full_write> || std::is_same_v<P, partial_write> ||
+                                    std::is_same_v<P, fixed_buffer> || std::is_same_v<P, moving_buffer>;
+
+namespace detail {
+
+template <class P>
+struct checked_policy {
+    // A wrong type here would otherwise surface as a cryptic "no member named category".
+    static_assert(is_policy_v<P>,
+                  "tls_stream policies are tlsw::full_write, tlsw::partial_write, "
+                  "tlsw::fixed_buffer or tlsw::moving_buffer");
+    using category = std::conditional_t<is_policy_v<P>, typename P::category, void>;
+};
+
+/** The resolved policy set of a tls_stream: order-free, each with a default. */
+template <class... Policies>
+struct policy_set {
+    template <class Category>
+    static constexpr int count = (0 + ... + int(std::is_same_v<typename checked_policy<Policies>::category, Category>));
+
+    static_assert(count<write_mode_tag> <= 1,
+                  "conflicting write modes: pass at most one of tlsw::full_write and tlsw::partial_write");
+    static_assert(count<retry_buffer_tag> <= 1,
+                  "conflicting retry buffers: pass at most one of tlsw::fixed_buffer and tlsw::moving_buffer");
+
+    static constexpr bool partial_write = (false || ... || std::is_same_v<Policies, tlsw::partial_write>);
+    static constexpr bool moving_buffer = (false || ... || std::is_same_v<Policies, tlsw::moving_buffer>);
+};
+
+}  // namespace detail
+}  // namespace tlsw
+
+#endif

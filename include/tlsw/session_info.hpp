@@ -1,0 +1,26 @@
+#ifndef TLSW_SESSION_INFO_HPP
+#define TLSW_SESSION_INFO_HPP
+
+#include <cstdint>
+#include <string>
+
+namespace tlsw {
+
+/** What the last completed handshake of a stream negotiated.
+
+    Empty strings and zero counts until the first handshake completes; each
+    renegotiation updates it.
+*/
+struct session_info {
+    std::string version;           ///< e.g. "TLS v1.2"
+    std::string cipher_suite;      ///< e.g. "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    std::string alpn;              ///< the application protocol both sides agreed on, or empty
+    std::string server_name;       ///< the SNI name the client sent, or empty
+    bool resumed = false;          ///< the last handshake resumed a cached session (ID or ticket)
+    std::uint32_t handshakes = 0;  ///< completed handshakes: 1 + accepted renegotiations
+    std::uint32_t renegotiations_refused = 0;  ///< renegotiations refused by either side
+};
+
+}  // namespace tlsw
+
+#endif

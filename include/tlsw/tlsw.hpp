@@ -1,0 +1,16 @@
+#ifndef TLSW_TLSW_HPP
+#define TLSW_TLSW_HPP
+
+// The umbrella header: everything a tlsw application needs.
+
+#include <tlsw/context.hpp>
+#include <tlsw/credentials.hpp>
+#include <tlsw/error.hpp>
+#include <tlsw/expected.hpp>
+#include <tlsw/memory_pair.hpp>
+#include <tlsw/policy.hpp>
+#include <tlsw/session_info.hpp>
+#include <tlsw/tls_stream.hpp>
+#include <tlsw/transport.hpp>
+
+#endif
