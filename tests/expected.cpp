@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <type_traits>
@@ -23,6 +24,16 @@
 #define EXPECTED_HAS_MONADIC 1
 #else
 #define EXPECTED_HAS_MONADIC 0
+#endif
+
+// libstdc++ 12.2's std::expected::swap, for a value and an error whose move
+// may throw, guards the wrong union member (it moves from the other side's
+// inactive value); later libstdc++ releases fixed it. Those cases are only
+// checked where tlsw::expected is not that implementation.
+#if EXPECTED_IS_STD && defined(_GLIBCXX_RELEASE) && _GLIBCXX_RELEASE < 13
+#define EXPECTED_MIXED_SWAP_WORKS 0
+#else
+#define EXPECTED_MIXED_SWAP_WORKS 1
 #endif
 
 namespace {
@@ -45,8 +56,24 @@ struct counted {
     counted& operator=(const counted&) = default;
     counted& operator=(counted&&) noexcept = default;
     ~counted() { --live; }
+};
 
-    friend bool operator==(const counted& a, const counted& b) { return a.v == b.v; }
+// Copies and moves that throw on demand, and whose move is not noexcept,
+// so state changes must take the rollback paths.
+struct fragile {
+    static inline bool fail = false;
+    int v;
+
+    explicit fragile(int x) : v(x) {}
+    fragile(const fragile& o) : v(o.v) { check(); }
+    fragile(fragile&& o) : v(o.v) { check(); }  // NOLINT: deliberately not noexcept
+    fragile& operator=(const fragile&) = default;
+    fragile& operator=(fragile&&) = default;
+
+    static void check() {
+        if (fail)
+            throw std::runtime_error("fragile");
+    }
 };
 
 // Neither copyable nor movable: transform must build it in place.
@@ -60,9 +87,21 @@ struct pinned {
 constexpr int constexpr_round_trip() {
     expected<int, int> e = 1;
     e = unexpected(2);
+    const int err = e.error();
     e = 3;
-    return e.and_then([](int x) { return expected<int, int>(x * 2); }).transform([](int x) { return x + 1; }).value();
+    expected<int, int> copy = e;
+    return *copy + err;
 }
+
+#if EXPECTED_HAS_MONADIC
+constexpr int constexpr_chain() {
+    const expected<int, int> e = 3;
+    return e.and_then([](int x) { return expected<int, int>(x * 2); })
+        .transform([](int x) { return x + 1; })
+        .or_else([](int) { return expected<int, int>(0); })
+        .value();
+}
+#endif
 
 }  // namespace
 
@@ -160,19 +199,31 @@ TEST_CASE("converting construction is explicit exactly when the value's is", "[e
 }
 
 TEST_CASE("an expected of trivially copyable types is itself trivially copyable", "[expected]") {
-    STATIC_REQUIRE(std::is_trivially_copyable_v<tlsw::expected<std::size_t, std::error_code>>);
-    STATIC_REQUIRE(std::is_trivially_destructible_v<tlsw::expected<std::size_t, std::error_code>>);
-    STATIC_REQUIRE(std::is_trivially_copy_constructible_v<tlsw::expected<std::size_t, std::error_code>>);
-    STATIC_REQUIRE(std::is_trivially_move_assignable_v<tlsw::expected<std::size_t, std::error_code>>);
-    STATIC_REQUIRE(std::is_trivially_copyable_v<tlsw::expected<void, std::error_code>>);
+    using io_result = tlsw::expected<std::size_t, std::error_code>;
+    // What decides whether the hot path's io_result travels in registers.
+    STATIC_REQUIRE(std::is_trivially_copy_constructible_v<io_result>);
+    STATIC_REQUIRE(std::is_trivially_move_constructible_v<io_result>);
+    STATIC_REQUIRE(std::is_trivially_destructible_v<io_result>);
+    STATIC_REQUIRE(std::is_trivially_copy_constructible_v<tlsw::expected<void, std::error_code>>);
     STATIC_REQUIRE(std::is_trivially_destructible_v<tlsw::expected<void, int>>);
+#if !EXPECTED_IS_STD
+    // C++23 does not require std::expected's assignment to be trivial
+    // (LWG 4026), and libstdc++'s is not, so only the fallback is
+    // trivially copyable as a whole.
+    STATIC_REQUIRE(std::is_trivially_copyable_v<tlsw::expected<std::size_t, std::error_code>>);
+    STATIC_REQUIRE(std::is_trivially_copyable_v<tlsw::expected<void, std::error_code>>);
+    STATIC_REQUIRE(std::is_trivially_move_assignable_v<io_result>);
+#endif
     STATIC_REQUIRE_FALSE(std::is_trivially_copyable_v<tlsw::expected<std::string, int>>);
     STATIC_REQUIRE_FALSE(std::is_trivially_destructible_v<tlsw::expected<int, std::string>>);
     STATIC_REQUIRE_FALSE(std::is_trivially_copy_constructible_v<tlsw::expected<void, std::string>>);
 }
 
 TEST_CASE("an expected can be used in constant expressions", "[expected]") {
-    STATIC_REQUIRE(constexpr_round_trip() == 7);
+    STATIC_REQUIRE(constexpr_round_trip() == 5);
+#if EXPECTED_HAS_MONADIC
+    STATIC_REQUIRE(constexpr_chain() == 7);
+#endif
     constexpr expected<int, int> e = unexpected(5);
     STATIC_REQUIRE(e.error() == 5);
     STATIC_REQUIRE(e.value_or(1) == 1);
@@ -205,6 +256,7 @@ TEST_CASE("an expected of void holds either success or an error", "[expected]") 
     REQUIRE(copied.error() == "no");
 }
 
+#if EXPECTED_HAS_MONADIC
 TEST_CASE("and_then chains through values and passes errors along", "[expected][monadic]") {
     auto half = [](int x) -> expected<int, std::string> {
         if (x % 2 != 0)
@@ -297,6 +349,8 @@ TEST_CASE("monadic operations on an rvalue move the contents into the callable",
     auto mapped = std::move(err2).transform_error([](ptr p) { return *p; });
     REQUIRE(mapped.error() == 9);
 }
+
+#endif  // EXPECTED_HAS_MONADIC
 
 TEST_CASE("expecteds compare equal by state and contents", "[expected]") {
     expected<int, int> a = 1;
@@ -409,16 +463,21 @@ TEST_CASE("a non-trivial value or error is destroyed exactly once across state c
         REQUIRE(x->v == 5);
         REQUIRE(y.error().v == 6);
 
+#if EXPECTED_HAS_MONADIC
         auto t = x.transform([](const counted& c) { return counted(c.v + 1); });
         auto te = y.transform_error([](const counted& c) { return counted(c.v + 1); });
         REQUIRE(t->v == 6);
         REQUIRE(te.error().v == 7);
+#endif
 
         expected<void, counted> ve(tlsw::unexpect, 7);
         expected<void, counted> vv;
         vv = ve;
+        REQUIRE(vv.error().v == 7);
         vv.emplace();
         vv = std::move(ve);
+        REQUIRE(vv.error().v == 7);
+        ve = expected<void, counted>();
         swap(vv, ve);
         REQUIRE(ve.error().v == 7);
         REQUIRE(vv.has_value());
@@ -441,12 +500,41 @@ TEST_CASE("swap exchanges values, errors and mixed states", "[expected]") {
     REQUIRE(*a == "b");
     REQUIRE(e.error() == 1);
 
-    // A throwing-move error exercises the other order of the mixed swap.
-    expected<int, std::string> i = 1;
-    expected<int, std::string> s = unexpected(std::string("s"));
-    swap(i, s);
-    REQUIRE(i.error() == "s");
-    REQUIRE(*s == 1);
+#if EXPECTED_MIXED_SWAP_WORKS
+    // An error whose move may throw takes the other order of the mixed swap.
+    expected<int, fragile> i = 1;
+    expected<int, fragile> f = unexpected(fragile(2));
+    swap(i, f);
+    REQUIRE(i.error().v == 2);
+    REQUIRE(*f == 1);
+#endif
+}
+
+TEST_CASE("a state change whose construction throws leaves the expected as it was", "[expected]") {
+    expected<fragile, int> value(std::in_place, 1);
+    expected<fragile, int> error = unexpected(2);
+    expected<int, fragile> int_value = 3;
+    expected<int, fragile> fragile_error(tlsw::unexpect, 4);
+
+    fragile::fail = true;
+    CHECK_THROWS_AS(error = value, std::runtime_error);
+    CHECK_THROWS_AS(error = fragile(5), std::runtime_error);
+    CHECK_THROWS_AS(int_value = fragile_error, std::runtime_error);
+    CHECK_THROWS_AS(swap(value, error), std::runtime_error);
+#if EXPECTED_MIXED_SWAP_WORKS
+    CHECK_THROWS_AS(swap(int_value, fragile_error), std::runtime_error);
+#endif
+    fragile::fail = false;
+
+    REQUIRE(value->v == 1);
+    REQUIRE(error.error() == 2);
+    REQUIRE(*int_value == 3);
+    REQUIRE(fragile_error.error().v == 4);
+
+    error = value;
+    REQUIRE(error->v == 1);
+    int_value = fragile_error;
+    REQUIRE(int_value.error().v == 4);
 }
 
 TEST_CASE("unexpected wraps an error and compares by it", "[expected][unexpected]") {

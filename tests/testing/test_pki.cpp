@@ -77,7 +77,8 @@ bool is_key_of(const Botan::Private_Key& key, const Botan::X509_Certificate& cer
     const auto signature = signer.sign_message(message, Botan::system_rng());
     const std::unique_ptr<Botan::Public_Key> public_key = cert.load_subject_public_key();
     Botan::PK_Verifier verifier(*public_key, padding);
-    return verifier.verify_message(message, signature) && key.subject_public_key() == cert.subject_public_key_bits();
+    // subject_public_key_info(), not subject_public_key_bits(): in Botan 2.19 the latter lacks the outer SEQUENCE.
+    return verifier.verify_message(message, signature) && key.subject_public_key() == cert.subject_public_key_info();
 }
 
 /** The raw GeneralNames of cert's SAN, as (tag, bytes), read with Botan's BER decoder. */

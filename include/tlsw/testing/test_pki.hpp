@@ -111,6 +111,16 @@ inline std::vector<std::uint8_t> encode_subject_alt_name(const std::vector<std::
     return out;
 }
 
+/** Throws std::invalid_argument for options no leaf can be made from;
+    called before any key generation, which is the slow part. */
+inline void check_options(const pki_options& options) {
+    if (options.hosts.empty())
+        throw std::invalid_argument("tlsw::testing: pki_options::hosts is empty");
+    if (options.not_after_offset <= options.not_before_offset)
+        throw std::invalid_argument("tlsw::testing: not_after_offset must be later than not_before_offset");
+    encode_subject_alt_name(options.hosts); // for its host name checks
+}
+
 inline std::unique_ptr<Botan::Private_Key> make_key(key_type type, Botan::RandomNumberGenerator& rng) {
     if (type == key_type::rsa_2048)
         return std::make_unique<Botan::RSA_PrivateKey>(rng, 2048);
@@ -120,11 +130,7 @@ inline std::unique_ptr<Botan::Private_Key> make_key(key_type type, Botan::Random
 /** Issues a leaf from ca_cert/ca_key; the CA fields of the result are the given PEM. */
 inline test_pki issue(const Botan::X509_Certificate& ca_cert, const Botan::Private_Key& ca_key,
                       const pki_options& options, std::chrono::system_clock::time_point now) {
-    if (options.hosts.empty())
-        throw std::invalid_argument("tlsw::testing: pki_options::hosts is empty");
-    if (options.not_after_offset <= options.not_before_offset)
-        throw std::invalid_argument("tlsw::testing: not_after_offset must be later than not_before_offset");
-
+    check_options(options);
     Botan::RandomNumberGenerator& rng = Botan::system_rng();
     const std::unique_ptr<Botan::Private_Key> key = make_key(options.key, rng);
     const std::vector<std::uint8_t> public_key = key->subject_public_key();
@@ -176,6 +182,7 @@ inline test_pki issue(const Botan::X509_Certificate& ca_cert, const Botan::Priva
     Botan exceptions if key generation or signing fails. */
 inline test_pki make_test_pki(const pki_options& options) {
     using namespace std::chrono_literals;
+    detail::check_options(options);
     const auto now = std::chrono::system_clock::now();
     Botan::RandomNumberGenerator& rng = Botan::system_rng();
     const std::unique_ptr<Botan::Private_Key> ca_key = detail::make_key(options.key, rng);

@@ -1,0 +1,468 @@
+// Test that header file is self-contained.
+#include <tlsw/blocking_socket.hpp>
+
+#include <tlsw/nonblocking_socket.hpp>
+#include <tlsw/tcp_listener.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <csignal>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/socket.h>
+
+using namespace std::chrono_literals;
+
+namespace {
+
+std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed) {
+    std::vector<std::byte> out(size);
+    std::uint32_t x = seed * 2654435761u + 1;
+    for (auto& b : out) {
+        x = x * 1664525u + 1013904223u;
+        b = static_cast<std::byte>(x >> 24);
+    }
+    return out;
+}
+
+std::span<const std::byte> bytes_of(std::string_view s) {
+    return std::as_bytes(std::span(s.data(), s.size()));
+}
+
+/// Writes all of `data`; returns the first error.
+std::error_code write_all(tlsw::blocking_socket& s, std::span<const std::byte> data) {
+    while (!data.empty()) {
+        auto n = s.write_some(data);
+        if (!n)
+            return n.error();
+        data = data.subspan(*n);
+    }
+    return {};
+}
+
+/// Reads until EOF; stops at the first error and stores it in `ec`.
+std::vector<std::byte> read_to_eof(tlsw::blocking_socket& s, std::error_code& ec) {
+    std::vector<std::byte> out;
+    std::array<std::byte, 16384> buf;
+    for (;;) {
+        auto n = s.read_some(buf);
+        if (!n) {
+            ec = n.error();
+            return out;
+        }
+        if (*n == 0)
+            return out;
+        out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+}
+
+/// Reads exactly `size` bytes, or fewer at EOF or on an error.
+std::vector<std::byte> read_exactly(tlsw::blocking_socket& s, std::size_t size) {
+    std::vector<std::byte> out(size);
+    std::size_t got = 0;
+    while (got < size) {
+        auto n = s.read_some(std::span(out).subspan(got));
+        if (!n || *n == 0)
+            break;
+        got += *n;
+    }
+    out.resize(got);
+    return out;
+}
+
+std::uint16_t bound_port(int fd) {
+    ::sockaddr_in addr{};
+    ::socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<::sockaddr*>(&addr), &len) != 0)
+        return 0;
+    return ntohs(addr.sin_port);
+}
+
+struct connected {
+    tlsw::blocking_socket client;
+    tlsw::blocking_socket server;
+};
+
+/// A client and the server socket it is connected to, over loopback.
+connected connect_pair(std::string_view address = "127.0.0.1") {
+    auto listener = tlsw::tcp_listener::listen(address);
+    REQUIRE(listener);
+    auto client = tlsw::blocking_socket::connect(address, listener->port());
+    REQUIRE(client);
+    auto server = listener->accept();
+    REQUIRE(server);
+    return {std::move(*client), std::move(*server)};
+}
+
+/// Restores SIGPIPE's default action (terminate) and unblocks it for the
+/// test's lifetime, so a write that raised it would kill the test run
+/// instead of passing unnoticed under an inherited SIG_IGN.
+class sigpipe_kills {
+public:
+    sigpipe_kills() {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        sigemptyset(&dfl.sa_mask);
+        ::sigaction(SIGPIPE, &dfl, &old_action_);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        ::pthread_sigmask(SIG_UNBLOCK, &set, &old_mask_);
+    }
+    ~sigpipe_kills() {
+        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
+        ::sigaction(SIGPIPE, &old_action_, nullptr);
+    }
+    sigpipe_kills(const sigpipe_kills&) = delete;
+    sigpipe_kills& operator=(const sigpipe_kills&) = delete;
+
+private:
+    struct sigaction old_action_ {};
+    sigset_t old_mask_{};
+};
+
+}  // namespace
+
+TEST_CASE("blocking_socket models blocking_transport and not nonblocking_transport", "[socket][blocking][concept]") {
+    STATIC_REQUIRE(tlsw::transport<tlsw::blocking_socket>);
+    STATIC_REQUIRE(tlsw::blocking_transport<tlsw::blocking_socket>);
+    STATIC_REQUIRE(!tlsw::nonblocking_transport<tlsw::blocking_socket>);
+    STATIC_REQUIRE(tlsw::transport_traits<tlsw::blocking_socket>::can_block);
+    STATIC_REQUIRE(!tlsw::transport_traits<tlsw::blocking_socket>::can_would_block);
+    STATIC_REQUIRE(tlsw::blocking_socket::can_block);
+    STATIC_REQUIRE(!tlsw::blocking_socket::can_would_block);
+}
+
+TEST_CASE("blocking_socket and tcp_listener are move-only", "[socket][blocking][listener][concept]") {
+    STATIC_REQUIRE(!std::is_copy_constructible_v<tlsw::blocking_socket>);
+    STATIC_REQUIRE(!std::is_copy_assignable_v<tlsw::blocking_socket>);
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<tlsw::blocking_socket>);
+    STATIC_REQUIRE(std::is_nothrow_move_assignable_v<tlsw::blocking_socket>);
+    STATIC_REQUIRE(!std::is_copy_constructible_v<tlsw::tcp_listener>);
+    STATIC_REQUIRE(!std::is_copy_assignable_v<tlsw::tcp_listener>);
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<tlsw::tcp_listener>);
+    STATIC_REQUIRE(std::is_nothrow_move_assignable_v<tlsw::tcp_listener>);
+}
+
+TEST_CASE("listening on 127.0.0.1 port 0 binds a port the OS chose", "[socket][listener]") {
+    auto listener = tlsw::tcp_listener::listen("127.0.0.1", 0);
+    REQUIRE(listener);
+    CHECK(listener->is_open());
+    CHECK(listener->native_handle() >= 0);
+    CHECK(listener->port() != 0);
+    CHECK(bound_port(listener->native_handle()) == listener->port());
+
+    auto defaults = tlsw::tcp_listener::listen();
+    REQUIRE(defaults);
+    CHECK(defaults->port() != 0);
+    CHECK(defaults->port() != listener->port());
+}
+
+TEST_CASE("listening on a port another listener holds fails with address_in_use", "[socket][listener]") {
+    auto first = tlsw::tcp_listener::listen("127.0.0.1", 0);
+    REQUIRE(first);
+    auto second = tlsw::tcp_listener::listen("127.0.0.1", first->port());
+    REQUIRE_FALSE(second);
+    CHECK(second.error() == std::errc::address_in_use);
+}
+
+TEST_CASE("a closed or moved-from listener reports port 0 and handle -1", "[socket][listener]") {
+    auto listener = tlsw::tcp_listener::listen();
+    REQUIRE(listener);
+    const int fd = listener->native_handle();
+    tlsw::tcp_listener other = std::move(*listener);
+    CHECK(listener->native_handle() == -1);
+    CHECK(listener->port() == 0);
+    CHECK(other.native_handle() == fd);
+    other.close();
+    CHECK_FALSE(other.is_open());
+    CHECK(other.port() == 0);
+}
+
+TEST_CASE("connect by numeric IPv4 address reaches the listener", "[socket][blocking][connect]") {
+    auto listener = tlsw::tcp_listener::listen("127.0.0.1", 0);
+    REQUIRE(listener);
+    auto client = tlsw::blocking_socket::connect("127.0.0.1", listener->port(), 5s);
+    REQUIRE(client);
+    auto server = listener->accept();
+    REQUIRE(server);
+
+    CHECK(client->peer_port() == listener->port());
+    CHECK(server->local_port() == listener->port());
+    CHECK(server->peer_port() == client->local_port());
+    CHECK(client->local_port() != 0);
+
+    // The accepted socket is blocking even though accept4 could have made it otherwise.
+    CHECK((::fcntl(server->native_handle(), F_GETFL) & O_NONBLOCK) == 0);
+    CHECK((::fcntl(client->native_handle(), F_GETFL) & O_NONBLOCK) == 0);
+    // Descriptors do not leak into exec'd children.
+    CHECK((::fcntl(client->native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
+    CHECK((::fcntl(server->native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("connect by the host name localhost reaches a 127.0.0.1 listener", "[socket][blocking][connect]") {
+    // If localhost also resolves to ::1, that address is refused first and
+    // connect must go on to 127.0.0.1.
+    auto listener = tlsw::tcp_listener::listen("127.0.0.1", 0);
+    REQUIRE(listener);
+    auto client = tlsw::blocking_socket::connect("localhost", listener->port());
+    REQUIRE(client);
+    auto server = listener->accept();
+    REQUIRE(server);
+    CHECK(server->peer_port() == client->local_port());
+}
+
+TEST_CASE("connect to ::1 reaches an IPv6 listener", "[socket][blocking][connect][ipv6]") {
+    auto listener = tlsw::tcp_listener::listen("::1", 0);
+    if (!listener) {
+        WARN("no IPv6 loopback on this machine (" << listener.error().message() << "); skipped");
+        return;
+    }
+    CHECK(listener->port() != 0);
+
+    for (std::string_view host : {"::1", "[::1]"}) {
+        INFO("host " << host);
+        auto client = tlsw::blocking_socket::connect(host, listener->port());
+        REQUIRE(client);
+        auto server = listener->accept();
+        REQUIRE(server);
+        CHECK(client->peer_port() == listener->port());
+
+        REQUIRE(write_all(*client, bytes_of("six")) == std::error_code());
+        const auto got = read_exactly(*server, 3);
+        CHECK(std::ranges::equal(got, bytes_of("six")));
+    }
+}
+
+TEST_CASE("connecting to a port nobody listens on is refused", "[socket][blocking][connect]") {
+    std::uint16_t port = 0;
+    {
+        auto listener = tlsw::tcp_listener::listen("127.0.0.1", 0);
+        REQUIRE(listener);
+        port = listener->port();
+    }
+    auto client = tlsw::blocking_socket::connect("127.0.0.1", port);
+    REQUIRE_FALSE(client);
+    CHECK(client.error() == std::errc::connection_refused);
+}
+
+TEST_CASE("connect to an empty host is an invalid argument", "[socket][blocking][connect]") {
+    auto client = tlsw::blocking_socket::connect("", 443);
+    REQUIRE_FALSE(client);
+    CHECK(client.error() == std::errc::invalid_argument);
+}
+
+TEST_CASE("resolver errors keep getaddrinfo's text and compare to portable conditions", "[socket][resolve]") {
+    const std::error_code no_name(EAI_NONAME, tlsw::resolve_category());
+    CHECK(std::string_view(tlsw::resolve_category().name()) == "tlsw.resolve");
+    CHECK(no_name.message() == ::gai_strerror(EAI_NONAME));
+    CHECK(no_name == std::errc::host_unreachable);
+    // A temporary resolver failure must not look like a nonblocking retry.
+    const std::error_code again(EAI_AGAIN, tlsw::resolve_category());
+    CHECK_FALSE(tlsw::is_would_block(again));
+    CHECK(std::error_code(EAI_MEMORY, tlsw::resolve_category()) == std::errc::not_enough_memory);
+}
+
+TEST_CASE("a blocking socket carries 1 MiB each way, in order", "[socket][blocking][io]") {
+    auto pair = connect_pair();
+    const auto sent = pattern(1 << 20, 1);
+
+    // The server echoes every byte back and ends its direction at EOF; the
+    // client writes from one thread and reads from another, as TCP allows.
+    std::size_t echoed = 0;
+    std::error_code echo_error;
+    std::thread echo([&echoed, &echo_error, s = std::move(pair.server)]() mutable {
+        std::array<std::byte, 7001> buf;  // odd size: chunk edges fall anywhere
+        for (;;) {
+            auto n = s.read_some(buf);
+            if (!n) {
+                echo_error = n.error();
+                return;
+            }
+            if (*n == 0)
+                break;
+            if (auto ec = write_all(s, std::span(buf).first(*n))) {
+                echo_error = ec;
+                return;
+            }
+            echoed += *n;
+        }
+        echo_error = s.shutdown_write();
+    });
+    std::error_code write_error;
+    std::error_code shutdown_error;
+    std::thread writer([&] {
+        write_error = write_all(pair.client, sent);
+        shutdown_error = pair.client.shutdown_write();
+    });
+    std::error_code read_error;
+    const auto received = read_to_eof(pair.client, read_error);
+    writer.join();
+    echo.join();
+
+    CHECK_FALSE(write_error);
+    CHECK_FALSE(shutdown_error);
+    CHECK_FALSE(echo_error);
+    CHECK_FALSE(read_error);
+    CHECK(echoed == sent.size());
+    REQUIRE(received.size() == sent.size());
+    CHECK(received == sent);
+}
+
+TEST_CASE("read_some returns 0 at EOF after the peer closes, and again after that", "[socket][blocking][io]") {
+    auto pair = connect_pair();
+    REQUIRE(write_all(pair.server, bytes_of("last words")) == std::error_code());
+    pair.server.close();
+    CHECK_FALSE(pair.server.is_open());
+
+    std::error_code ec;
+    const auto got = read_to_eof(pair.client, ec);
+    CHECK_FALSE(ec);
+    CHECK(std::ranges::equal(got, bytes_of("last words")));
+
+    std::array<std::byte, 8> buf;
+    auto again = pair.client.read_some(buf);
+    REQUIRE(again);
+    CHECK(*again == 0);
+}
+
+TEST_CASE("shutdown_write ends one direction while the other stays open", "[socket][blocking][io]") {
+    auto pair = connect_pair();
+    REQUIRE(write_all(pair.client, bytes_of("ping")) == std::error_code());
+    REQUIRE_FALSE(pair.client.shutdown_write());
+
+    std::error_code ec;
+    const auto got = read_to_eof(pair.server, ec);
+    CHECK_FALSE(ec);
+    CHECK(std::ranges::equal(got, bytes_of("ping")));
+
+    REQUIRE(write_all(pair.server, bytes_of("pong")) == std::error_code());
+    CHECK(std::ranges::equal(read_exactly(pair.client, 4), bytes_of("pong")));
+}
+
+TEST_CASE("writing after the peer closed fails with broken_pipe or connection_reset, without SIGPIPE",
+          "[socket][blocking][io][sigpipe]") {
+    sigpipe_kills guard;
+    auto pair = connect_pair();
+    pair.server.close();
+
+    // The first writes may still be accepted: the peer's RST has to come
+    // back before the kernel knows.
+    const auto chunk = pattern(4096, 2);
+    std::error_code ec;
+    for (int i = 0; i < 2000 && !ec; ++i) {
+        auto n = pair.client.write_some(chunk);
+        if (!n)
+            ec = n.error();
+        else
+            std::this_thread::sleep_for(1ms);
+    }
+    INFO(ec.message());
+    CHECK((ec == std::errc::broken_pipe || ec == std::errc::connection_reset));
+
+    // A SIGPIPE would have ended the process; none is pending either.
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    CHECK_FALSE(sigismember(&pending, SIGPIPE));
+}
+
+TEST_CASE("a moved-from blocking_socket is closed and the target owns the descriptor", "[socket][blocking]") {
+    auto pair = connect_pair();
+    const int fd = pair.client.native_handle();
+    REQUIRE(fd >= 0);
+
+    tlsw::blocking_socket moved = std::move(pair.client);
+    CHECK(moved.native_handle() == fd);
+    CHECK_FALSE(pair.client.is_open());
+    CHECK(pair.client.native_handle() == -1);
+
+    std::array<std::byte, 4> buf;
+    auto r = pair.client.read_some(buf);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == std::errc::bad_file_descriptor);
+    auto w = pair.client.write_some(bytes_of("x"));
+    REQUIRE_FALSE(w);
+    CHECK(w.error() == std::errc::bad_file_descriptor);
+
+    // Move-assigning over an open socket closes the one it held: the server
+    // then reads EOF.
+    tlsw::blocking_socket other;
+    CHECK_FALSE(other.is_open());
+    other = std::move(moved);
+    CHECK(other.native_handle() == fd);
+    other = tlsw::blocking_socket();
+    std::error_code ec;
+    CHECK(read_to_eof(pair.server, ec).empty());
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("from_fd adopts a descriptor and makes it blocking", "[socket][blocking]") {
+    auto listener = tlsw::tcp_listener::listen();
+    REQUIRE(listener);
+    auto nb = tlsw::nonblocking_socket::connect("127.0.0.1", listener->port());
+    REQUIRE(nb);
+    auto server = listener->accept();
+    REQUIRE(server);
+
+    const int fd = nb->release();
+    CHECK_FALSE(nb->is_open());
+    REQUIRE((::fcntl(fd, F_GETFL) & O_NONBLOCK) != 0);
+    auto adopted = tlsw::blocking_socket::from_fd(fd);
+    REQUIRE(adopted);
+    CHECK(adopted->native_handle() == fd);
+    CHECK((::fcntl(fd, F_GETFL) & O_NONBLOCK) == 0);
+
+    REQUIRE(write_all(*server, bytes_of("hi")) == std::error_code());
+    CHECK(std::ranges::equal(read_exactly(*adopted, 2), bytes_of("hi")));
+
+    auto bad = tlsw::blocking_socket::from_fd(-1);
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error() == std::errc::bad_file_descriptor);
+}
+
+TEST_CASE("set_nodelay turns TCP_NODELAY on and off", "[socket][blocking]") {
+    auto pair = connect_pair();
+    auto nodelay = [&] {
+        int value = -1;
+        ::socklen_t len = sizeof value;
+        ::getsockopt(pair.client.native_handle(), IPPROTO_TCP, TCP_NODELAY, &value, &len);
+        return value;
+    };
+    REQUIRE_FALSE(pair.client.set_nodelay(true));
+    CHECK(nodelay() != 0);
+    REQUIRE_FALSE(pair.client.set_nodelay(false));
+    CHECK(nodelay() == 0);
+
+    tlsw::blocking_socket closed;
+    CHECK(closed.set_nodelay(true) == std::errc::bad_file_descriptor);
+    CHECK(closed.shutdown_write() == std::errc::bad_file_descriptor);
+    CHECK(closed.local_port() == 0);
+    CHECK(closed.peer_port() == 0);
+}
+
+TEST_CASE("empty reads and writes return 0 without touching the socket", "[socket][blocking][io]") {
+    auto pair = connect_pair();
+    auto r = pair.client.read_some(std::span<std::byte>());
+    REQUIRE(r);
+    CHECK(*r == 0);
+    auto w = pair.client.write_some(std::span<const std::byte>());
+    REQUIRE(w);
+    CHECK(*w == 0);
+}

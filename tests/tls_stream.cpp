@@ -1,0 +1,327 @@
+// Test that header file is self-contained.
+#include <tlsw/tls_stream.hpp>
+
+#include "support/harness.hpp"
+
+#include <tlsw/memory_pair.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <thread>
+
+using namespace tlsw_test;
+using tlsw::errc;
+
+namespace {
+
+template <class P>
+struct duplex {
+    using stream = typename P::template stream<tlsw::memory_pair::end>;
+
+    explicit duplex(std::size_t capacity = 64 * 1024) : duplex(tlsw::memory_pair::make(capacity)) {}
+
+    stream client;
+    stream server;
+
+private:
+    explicit duplex(std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
+        : client(client_context(), std::move(ends.first), localhost()),
+          server(server_context(), std::move(ends.second)) {}
+};
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("handshake completes and data flows both directions over a memory pair",
+                        "[tls_stream][handshake]", all_policies) {
+    duplex<TestType> d;
+    handshake_both(d.client, d.server);
+    CHECK(d.client.info().handshakes == 1);
+    CHECK(d.server.info().handshakes == 1);
+    CHECK(d.client.info().version == "TLS v1.2");
+    CHECK_FALSE(d.client.handshake_pending());
+
+    const auto hello = pattern(100, 1);
+    CHECK(transfer(d.client, d.server, hello, hello.size()) == hello);
+    const auto reply = pattern(200, 2);
+    CHECK(transfer(d.server, d.client, reply, reply.size()) == reply);
+}
+
+TEMPLATE_LIST_TEST_CASE("every byte arrives once and in order whatever the write size",
+                        "[tls_stream][write][read]", all_policies) {
+    const std::size_t size = GENERATE(std::size_t{0}, 1, 16383, 16384, 16385, 1 << 20);
+    const bool client_writes = GENERATE(true, false);
+    CAPTURE(size, client_writes);
+
+    duplex<TestType> d;
+    const auto data = pattern(size, static_cast<std::uint32_t>(size));
+    const auto received = client_writes ? transfer(d.client, d.server, data, data.size())
+                                        : transfer(d.server, d.client, data, data.size());
+    CHECK_SAME_BYTES(received, data);
+}
+
+TEMPLATE_LIST_TEST_CASE("write performs the handshake when it has not run", "[tls_stream][write][handshake]",
+                        all_policies) {
+    duplex<TestType> d;
+    REQUIRE(d.client.handshake_pending());
+    const auto data = pattern(10);
+    CHECK(transfer(d.client, d.server, data, data.size()) == data);
+    CHECK(d.client.info().handshakes == 1);
+    CHECK_FALSE(d.client.handshake_pending());
+}
+
+TEMPLATE_LIST_TEST_CASE("a server's write performs the handshake too", "[tls_stream][write][handshake]",
+                        all_policies) {
+    duplex<TestType> d;
+    const auto data = pattern(10);
+    CHECK(transfer(d.server, d.client, data, data.size()) == data);
+    CHECK(d.server.info().handshakes == 1);
+}
+
+TEMPLATE_LIST_TEST_CASE("a write of 0 bytes finishes the handshake, sends no application data and returns 0",
+                        "[tls_stream][write][zero]", all_policies) {
+    duplex<TestType> d;
+    auto n = retry([&] { return d.client.write({}); }, [&] { (void)d.server.read(std::span<std::byte>{}); (void)d.server.handshake(); });
+    REQUIRE(n);
+    CHECK(*n == 0);
+    CHECK_FALSE(d.client.handshake_pending());
+    // The server finished too and has nothing to read.
+    REQUIRE(d.server.handshake());
+    std::byte byte{};
+    auto r = d.server.read(std::span(&byte, 1));
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::want_read);
+}
+
+TEMPLATE_LIST_TEST_CASE("partial_write returns one record of at most 16384 bytes; full_write returns everything",
+                        "[tls_stream][write][partial]", all_policies) {
+    duplex<TestType> d(1 << 21);
+    handshake_both(d.client, d.server);
+    const auto data = pattern(100000);
+    std::size_t offset = 0;
+    int calls = 0;
+    while (offset < data.size()) {
+        auto n = d.client.write(std::span(data).subspan(offset));
+        REQUIRE(n);
+        ++calls;
+        if (TestType::template stream<tlsw::memory_pair::end>::partial_write)
+            CHECK(*n == std::min<std::size_t>(16384, data.size() - offset));
+        else
+            CHECK(*n == data.size() - offset);
+        offset += *n;
+    }
+    CHECK(calls == (TestType::template stream<tlsw::memory_pair::end>::partial_write ? 7 : 1));
+    std::vector<std::byte> received(data.size());
+    std::size_t got = 0;
+    while (got < data.size()) {
+        auto m = d.server.read(std::span(received).subspan(got));
+        REQUIRE(m);
+        got += *m;
+    }
+    CHECK_SAME_BYTES(received, data);
+}
+
+TEMPLATE_LIST_TEST_CASE("read returns closed after the peer's close_notify", "[tls_stream][read][shutdown]",
+                        all_policies) {
+    duplex<TestType> d;
+    const auto data = pattern(5000);
+    REQUIRE(transfer(d.client, d.server, data, data.size()) == data);
+    REQUIRE(retry([&] { return d.client.shutdown(); }, [] {}));
+
+    std::vector<std::byte> buffer(100);
+    auto r = d.server.read(buffer);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::closed);
+    CHECK_FALSE(r.error().retryable());
+    // It stays closed, and writes after it say so too.
+    CHECK(d.server.read(buffer).error() == errc::closed);
+    CHECK(d.server.write(std::span(data).first(10)).error() == errc::closed);
+    CHECK(d.client.write(std::span(data).first(10)).error() == errc::closed);
+
+    // The client waits for the server's close_notify (Botan answers one).
+    auto wait = d.client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    CHECK(wait);
+}
+
+TEMPLATE_LIST_TEST_CASE("read returns truncated when the transport ends without close_notify",
+                        "[tls_stream][read][truncation]", all_policies) {
+    duplex<TestType> d;
+    const auto data = pattern(3000);
+    REQUIRE(transfer(d.client, d.server, data, data.size()) == data);
+    d.client.transport().close();
+
+    std::vector<std::byte> buffer(100);
+    auto r = d.server.read(buffer);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::truncated);
+    CHECK_FALSE(r.error().retryable());
+    CHECK(d.server.read(buffer).error() == errc::truncated);
+    CHECK(d.server.write(std::span(data).first(1)).error() == errc::truncated);
+}
+
+TEMPLATE_LIST_TEST_CASE("data written before the close_notify is read before closed is reported",
+                        "[tls_stream][read][shutdown]", all_policies) {
+    duplex<TestType> d;
+    handshake_both(d.client, d.server);
+    const auto data = pattern(40000);
+    REQUIRE(write_all(d.client, data, [] {}));
+    REQUIRE(retry([&] { return d.client.shutdown(); }, [] {}));
+    std::vector<std::byte> received;
+    std::vector<std::byte> buffer(7000);
+    for (;;) {
+        auto r = d.server.read(buffer);
+        if (!r) {
+            CHECK(r.error() == errc::closed);
+            break;
+        }
+        received.insert(received.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*r));
+    }
+    CHECK_SAME_BYTES(received, data);
+}
+
+TEST_CASE("the default policy negotiates ECDHE with an AEAD cipher", "[tls_stream][policy]") {
+    duplex<policies<>> d;
+    handshake_both(d.client, d.server);
+    const auto& suite = d.client.info().cipher_suite;
+    CAPTURE(suite);
+    CHECK(suite.rfind("ECDHE_", 0) == 0);
+    CHECK((suite.find("_GCM_") != std::string::npos || suite.find("CHACHA20_POLY1305") != std::string::npos));
+    CHECK(suite.find("CECPQ1") == std::string::npos);
+    CHECK(suite.find("CBC") == std::string::npos);
+    CHECK(d.server.info().cipher_suite == suite);
+}
+
+TEST_CASE("a client refuses a certificate for another host name", "[tls_stream][certificate]") {
+    auto [a, b] = tlsw::memory_pair::make();
+    tlsw::tls_stream<tlsw::memory_pair::end> client(client_context(), std::move(a), {.server_name = "example.com"});
+    tlsw::tls_stream<tlsw::memory_pair::end> server(server_context(), std::move(b));
+    tlsw::result<void> c, s;
+    for (int i = 0; i < 100; ++i) {
+        c = client.handshake();
+        s = server.handshake();
+        if ((!c && !c.error().retryable()) && (!s && !s.error().retryable()))
+            break;
+    }
+    REQUIRE_FALSE(c);
+    CHECK(c.error() == errc::certificate);
+    CHECK(c.error().certificate() == tlsw::certificate_reason::name_mismatch);
+    CHECK_FALSE(c.error().alert_from_peer());
+    // The server learns of it through the client's alert.
+    REQUIRE_FALSE(s);
+    CHECK(s.error().alert_from_peer());
+    CHECK((s.error() == errc::certificate || s.error() == errc::protocol));
+}
+
+TEST_CASE("a client refuses a server whose CA it does not trust", "[tls_stream][certificate]") {
+    auto [a, b] = tlsw::memory_pair::make();
+    auto other = tlsw::testing::make_test_pki("localhost");
+    auto ctx = tlsw::context::client();
+    ctx.use_system_trust(false);
+    REQUIRE(ctx.trust(other.ca_cert_pem));
+    tlsw::tls_stream<tlsw::memory_pair::end> client(ctx, std::move(a), localhost());
+    tlsw::tls_stream<tlsw::memory_pair::end> server(server_context(), std::move(b));
+    auto c = retry([&] { return client.handshake(); }, [&] { (void)server.handshake(); });
+    REQUIRE_FALSE(c);
+    CHECK(c.error() == errc::certificate);
+    CHECK(c.error().certificate() == tlsw::certificate_reason::unknown_issuer);
+    CHECK(c.error().alert() == tlsw::alert::unknown_ca);
+    CHECK_THAT(c.error().message(), Catch::Contains("issuer"));
+}
+
+TEST_CASE("a verifying client without a server name is refused before any byte is sent", "[tls_stream][certificate]") {
+    auto [a, b] = tlsw::memory_pair::make();
+    tlsw::tls_stream<tlsw::memory_pair::end> client(client_context(), std::move(a));
+    auto r = client.handshake();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK(b.available() == 0);
+}
+
+TEST_CASE("danger_disable_verification accepts any certificate", "[tls_stream][certificate]") {
+    auto [a, b] = tlsw::memory_pair::make();
+    auto ctx = tlsw::context::client();
+    ctx.danger_disable_verification();
+    tlsw::tls_stream<tlsw::memory_pair::end> client(ctx, std::move(a), {.server_name = "wrong.example"});
+    tlsw::tls_stream<tlsw::memory_pair::end> server(server_context(), std::move(b));
+    handshake_both(client, server);
+}
+
+TEMPLATE_LIST_TEST_CASE("a write after shutdown returns closed and sends nothing", "[tls_stream][write][shutdown]",
+                        all_policies) {
+    duplex<TestType> d;
+    handshake_both(d.client, d.server);
+    REQUIRE(d.client.shutdown());
+    const auto before = d.server.transport().available();
+    auto n = d.client.write(pattern(10));
+    REQUIRE_FALSE(n);
+    CHECK(n.error() == errc::closed);
+    CHECK(d.server.transport().available() == before);
+}
+
+TEST_CASE("a write after the transport failed returns the transport error and never throws",
+          "[tls_stream][write][transport]") {
+    duplex<policies<>> d;
+    handshake_both(d.client, d.server);
+    d.server.transport().close();
+    auto n = d.client.write(pattern(10));
+    REQUIRE_FALSE(n);
+    CHECK(n.error() == errc::transport);
+    CHECK(n.error().transport_error() == std::errc::broken_pipe);
+    CHECK_FALSE(n.error().retryable());
+    // Sticky: the same error again.
+    CHECK(d.client.write(pattern(10)).error() == errc::transport);
+}
+
+TEST_CASE("garbage from the peer ends in a protocol error with an alert, not an exception", "[tls_stream][read]") {
+    auto [a, b] = tlsw::memory_pair::make();
+    tlsw::tls_stream<tlsw::memory_pair::end> server(server_context(), std::move(b));
+    const std::string request = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    REQUIRE(a.write_some(std::as_bytes(std::span(request))));
+    std::vector<std::byte> buffer(100);
+    auto r = server.read(buffer);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::protocol);
+    CHECK(r.error().has_alert());
+    CHECK_FALSE(r.error().alert_from_peer());
+}
+
+TEMPLATE_LIST_TEST_CASE("streams over blocking pairs in two threads move 1 MiB each way",
+                        "[tls_stream][blocking]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::blocking_memory_pair::end>;
+    auto [a, b] = tlsw::blocking_memory_pair::make(32 * 1024);
+    stream client(client_context(), std::move(a), localhost());
+    stream server(server_context(), std::move(b));
+    const auto up = pattern(1 << 20, 11);
+    const auto down = pattern(1 << 20, 12);
+
+    // The client writes everything, then reads; the server reads, then
+    // writes. The pair buffers less than the data, so each write finishes
+    // only because the other thread reads.
+    auto send_all = [](stream& s, const std::vector<std::byte>& out) {
+        for (std::size_t offset = 0; offset < out.size();) {
+            auto n = s.write(std::span(out).subspan(offset));
+            if (!n)
+                return false;
+            offset += *n;
+        }
+        return true;
+    };
+    auto receive_all = [](stream& s, std::vector<std::byte>& in, std::size_t size) {
+        std::vector<std::byte> buffer(16384);
+        while (in.size() < size) {
+            auto m = s.read(buffer);
+            if (!m)
+                return false;
+            in.insert(in.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*m));
+        }
+        return true;
+    };
+    std::vector<std::byte> at_server, at_client;
+    bool server_ok = false, client_ok = false;
+    std::thread t([&] { server_ok = receive_all(server, at_server, up.size()) && send_all(server, down); });
+    client_ok = send_all(client, up) && receive_all(client, at_client, down.size());
+    t.join();
+    CHECK(client_ok);
+    CHECK(server_ok);
+    CHECK_SAME_BYTES(at_server, up);
+    CHECK_SAME_BYTES(at_client, down);
+}
