@@ -70,23 +70,36 @@ concept transport = requires(T& t, std::span<std::byte> in, std::span<const std:
     { t.write_some(out) } -> std::same_as<io_result>;
 };
 
-/** What a transport declares about itself at compile time. */
+namespace detail {
+
+// Function templates rather than lambdas in the initialisers below: clang 16
+// crashes on a requires-expression inside a lambda there.
+template <class T>
+constexpr bool declared_can_block() {
+    if constexpr (requires { { T::can_block } -> std::convertible_to<bool>; })
+        return bool(T::can_block);
+    else
+        return true;
+}
+
+template <class T>
+constexpr bool declared_can_would_block() {
+    if constexpr (requires { { T::can_would_block } -> std::convertible_to<bool>; })
+        return bool(T::can_would_block);
+    else
+        return true;
+}
+
+}  // namespace detail
+
+/** What a transport declares about itself at compile time; a transport
+    that declares nothing is assumed to do both. */
 template <class T>
 struct transport_traits {
     /** A call may wait for the peer (a blocking socket). */
-    static constexpr bool can_block = [] {
-        if constexpr (requires { { T::can_block } -> std::convertible_to<bool>; })
-            return bool(T::can_block);
-        else
-            return true;
-    }();
+    static constexpr bool can_block = detail::declared_can_block<T>();
     /** A call may return would_block() (a nonblocking socket, a memory pair). */
-    static constexpr bool can_would_block = [] {
-        if constexpr (requires { { T::can_would_block } -> std::convertible_to<bool>; })
-            return bool(T::can_would_block);
-        else
-            return true;
-    }();
+    static constexpr bool can_would_block = detail::declared_can_would_block<T>();
 };
 
 /** A transport whose calls wait rather than return would_block(). */

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages tlsw builds and tests with, if missing.
+# Usage: scripts/install-deps.sh [build|test|bench]
+set -euo pipefail
+
+packages=(g++ meson ninja-build pkg-config libbotan-2-dev)
+case "${1:-build}" in
+  build) ;;
+  test) packages+=(catch2 clang-16 openssl gnutls-bin curl) ;;
+  bench) packages+=(libbenchmark-dev libssl-dev) ;;
+  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+echo "installing: ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what is missing, then builds and tests every configuration CI
+# covers: g++ in C++20 and C++23, clang-16 in C++20, and g++ with address
+# and undefined-behaviour sanitizers. Ends with "N passed, N failed".
+# Usage: scripts/test.sh [config...]   (default: all four)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh test || exit 1
+
+setup_args() {
+  case "$1" in
+    gcc-cpp20) echo "--native-file=scripts/native/gcc.ini" ;;
+    gcc-cpp23) echo "--native-file=scripts/native/gcc.ini -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
+    clang-cpp20) echo "--native-file=scripts/native/clang16.ini" ;;
+    sanitize) echo "--native-file=scripts/native/gcc.ini -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
+    *) return 1 ;;
+  esac
+}
+
+configs=("$@")
+((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize)
+
+mkdir -p build
+passed=0 failed=0
+for config in "${configs[@]}"; do
+  args=$(setup_args "$config") || { echo "unknown configuration: $config" >&2; exit 2; }
+  dir=build/$config
+  echo "=== $config"
+  # shellcheck disable=SC2086
+  if [[ ! -f $dir/build.ninja ]] && ! meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
+    cat "$dir.setup.log"; failed=$((failed + 1)); continue
+  fi
+  if ! meson compile -C "$dir"; then
+    failed=$((failed + 1)); continue
+  fi
+  meson test -C "$dir" --print-errorlogs --num-processes 2 | tee "$dir.test.log"
+  ok=$(awk '/^Ok:/ {n = $2} END {print n}' "$dir.test.log")
+  bad=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$dir.test.log")
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + ${bad:-0}))
+  [[ -n $ok ]] || failed=$((failed + 1))
+done
+
+echo "$passed passed, $failed failed"
+((failed == 0))
