@@ -9,10 +9,12 @@
 #include <tlsw/transport.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <ranges>
 #include <span>
 #include <string>
 #include <system_error>
@@ -113,17 +115,27 @@ public:
         the correct repeat. Errors: closed (after shutdown() or the peer's
         close_notify), transport, protocol, certificate, truncated. */
     result<std::size_t> write(std::span<const std::byte> data) {
-        if (auto e = check_usable())
-            return unexpected(*e);
-        if (taken_ > 0) {
-            if ((!moving_buffer && data.data() != retry_data_) || data.size() < taken_)
-                return unexpected(tls_error(errc::bad_write_retry));
-        }
-        retry_data_ = data.data();
-        auto r = write_loop(data);
-        if (r || !r.error().retryable())
-            taken_ = 0;
-        return r;
+        return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
+            return data.subspan(offset, n);
+        });
+    }
+
+    /** Writes the concatenation of `buffers` (a gather write), packing
+        small buffers into as few records as possible: many small messages
+        cost one record, not one each. The contract is write()'s, with the
+        concatenation as the data; with fixed_buffer a repeat must pass the
+        same array of buffers. Returns the bytes written across buffers.
+        (A template, so that write({}) still means an empty write.) */
+    template <std::ranges::contiguous_range Buffers>
+        requires std::same_as<std::ranges::range_value_t<Buffers>, std::span<const std::byte>>
+    result<std::size_t> write(const Buffers& buffer_sequence) {
+        const std::span<const std::span<const std::byte>> buffers(buffer_sequence);
+        std::size_t total = 0;
+        for (auto b : buffers)
+            total += b.size();
+        return write_records(buffers.data(), total, [this, buffers](std::size_t offset, std::size_t n) {
+            return gather(buffers, offset, n);
+        });
     }
 
     /** Reads application data into `buffer`: SSL_read_ex's contract.
@@ -236,27 +248,57 @@ private:
         return std::nullopt;
     }
 
-    result<std::size_t> write_loop(std::span<const std::byte> data) {
-        if constexpr (partial_write) {
-            if (taken_ == 0 && !data.empty()) {
-                if (auto r = finish_handshake(); !r)
-                    return unexpected(r.error());
-                if (!send(data.first(std::min(data.size(), max_record))))
-                    return unexpected(*check_usable());
-            }
-        } else {
-            while (taken_ < data.size()) {
-                if (auto r = finish_handshake(); !r)
-                    return unexpected(r.error());
-                // finish_handshake() flushed: at most one record waits in the
-                // queue, however large the write.
-                if (!send(data.subspan(taken_, std::min(data.size() - taken_, max_record))))
-                    return unexpected(*check_usable());
-            }
+    /** The write contract over any byte source: `record(offset, n)` yields
+        the n bytes at `offset` of the caller's data; `identity` is what a
+        fixed_buffer repeat must pass again. */
+    template <class Records>
+    result<std::size_t> write_records(const void* identity, std::size_t size, Records record) {
+        if (auto e = check_usable())
+            return unexpected(*e);
+        if (taken_ > 0 && ((!moving_buffer && identity != retry_identity_) || size < taken_))
+            return unexpected(tls_error(errc::bad_write_retry));
+        retry_identity_ = identity;
+        auto r = write_loop(size, record);
+        if (r || !r.error().retryable())
+            taken_ = 0;
+        return r;
+    }
+
+    template <class Records>
+    result<std::size_t> write_loop(std::size_t size, Records& record) {
+        // partial_write: one record per call, and a repeat after want_* only
+        // flushes the record the first attempt committed.
+        const std::size_t goal = partial_write ? (taken_ > 0 ? taken_ : std::min(size, max_record)) : size;
+        while (taken_ < goal) {
+            if (auto r = finish_handshake(); !r)
+                return unexpected(r.error());
+            // finish_handshake() flushed: at most one record waits in the
+            // queue, however large the write.
+            if (!send(record(taken_, std::min(goal - taken_, max_record))))
+                return unexpected(*check_usable());
         }
         if (auto r = finish_handshake(); !r)
             return unexpected(r.error());
         return taken_;
+    }
+
+    /** n bytes at `offset` of the concatenated buffers: a view when they lie
+        in one buffer, else copied into the gather buffer. */
+    std::span<const std::byte> gather(std::span<const std::span<const std::byte>> buffers, std::size_t offset,
+                                      std::size_t n) {
+        auto it = buffers.begin();
+        for (; offset >= it->size(); ++it)
+            offset -= it->size();
+        if (it->size() - offset >= n)
+            return it->subspan(offset, n);
+        if (!gather_)
+            gather_ = std::make_unique<std::byte[]>(max_record);
+        for (std::size_t done = 0; done < n; ++it, offset = 0) {
+            const std::size_t part = std::min(n - done, it->size() - offset);
+            std::memcpy(gather_.get() + done, it->data() + offset, part);
+            done += part;
+        }
+        return {gather_.get(), n};
     }
 
     bool send(std::span<const std::byte> record) {
@@ -366,8 +408,9 @@ private:
     std::unique_ptr<detail::engine> engine_;
     std::unique_ptr<std::byte[]> rx_;
     std::optional<tls_error> failure_;
-    const std::byte* retry_data_ = nullptr;  // the buffer of a write that returned want_*
-    std::size_t taken_ = 0;                  // bytes of that buffer already committed
+    std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
+    const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
+    std::size_t taken_ = 0;                 // bytes of that data already committed
 };
 
 }  // namespace tlsw

@@ -3,6 +3,7 @@
 
 // The umbrella header: everything a tlsw application needs.
 
+#include <tlsw/compat.hpp>
 #include <tlsw/context.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/error.hpp>
