@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -79,9 +80,59 @@ public:
     /** Lets a server accept a client's secure renegotiation (refused with a
         warning no_renegotiation by default, as OpenSSL 3 does). */
     context& allow_client_renegotiation(bool allow) {
-        state_->allow_client_renegotiation = allow;
-        state_->policy = std::make_shared<detail::default_policy>(allow);
+        state_->settings.allow_client_renegotiation = allow;
+        state_->settings_changed();
         return *this;
+    }
+
+    /** Makes a server fail the handshake of a client that sends no
+        certificate. A server asks for one whenever trust() gave it CAs;
+        without this, a client may decline. */
+    context& require_client_certificate(bool require) {
+        state_->settings.require_client_certificate = require;
+        state_->settings_changed();
+        return *this;
+    }
+
+    /** Turns session tickets (RFC 5077) on or off: a server issues them, a
+        client offers to take them. On by default; resumption by session ID
+        works either way. */
+    context& session_tickets(bool on) {
+        state_->settings.session_tickets = on;
+        state_->settings_changed();
+        if (!on)
+            state_->ticket_key = Botan::SymmetricKey();
+        else if (state_->side == detail::role::server && state_->ticket_key.length() == 0)
+            state_->ticket_key = Botan::SymmetricKey(Botan::system_rng(), 32);
+        return *this;
+    }
+
+    /** Sets a server's ticket encryption key (at least 32 bytes), so that
+        several servers, or a restarted one, accept each other's tickets.
+        Returns invalid_argument for a shorter key. */
+    result<void> session_ticket_key(std::span<const std::byte> key) {
+        if (key.size() < 32)
+            return unexpected(tls_error(errc::invalid_argument));
+        state_->ticket_key = Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        return {};
+    }
+
+    /** Replaces the default TLS policy by one in Botan's text format (the
+        `key = value` lines of `botan tls_server --policy`); the file then
+        also governs renegotiation and client certificates. Returns
+        invalid_argument when it does not parse. */
+    result<void> policy(std::string_view text) {
+        if (!state_->load_text_policy(std::string(text)))
+            return unexpected(tls_error(errc::invalid_argument));
+        return {};
+    }
+
+    /** Reads a policy file, as policy(). */
+    result<void> policy_file(const std::filesystem::path& file) {
+        auto text = detail::read_file(file);
+        if (!text)
+            return unexpected(text.error());
+        return policy(*text);
     }
 
     /** A server's supported ALPN protocols, most preferred first. */

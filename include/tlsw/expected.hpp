@@ -653,18 +653,18 @@ public:
     template <class U>
     using rebind = expected<U, error_type>;
 
-    constexpr expected() noexcept : has_val_(true) {}
+    constexpr expected() noexcept : none_(), has_val_(true) {}
 
     constexpr expected(const expected&) requires(std::is_copy_constructible_v<E> && trivial_copy) = default;
     constexpr expected(const expected& other) requires(std::is_copy_constructible_v<E> && !trivial_copy)
-        : has_val_(other.has_val_) {
+        : none_(), has_val_(other.has_val_) {
         if (!has_val_)
             std::construct_at(std::addressof(unex_), other.unex_);
     }
     constexpr expected(expected&&) requires(std::is_move_constructible_v<E> && trivial_move) = default;
     constexpr expected(expected&& other) noexcept(std::is_nothrow_move_constructible_v<E>)
         requires(std::is_move_constructible_v<E> && !trivial_move)
-        : has_val_(other.has_val_) {
+        : none_(), has_val_(other.has_val_) {
         if (!has_val_)
             std::construct_at(std::addressof(unex_), std::move(other.unex_));
     }
@@ -678,7 +678,7 @@ public:
     constexpr explicit(!std::is_convertible_v<G, E>) expected(unexpected<G>&& e)
         : unex_(std::move(e).error()), has_val_(false) {}
 
-    constexpr explicit expected(std::in_place_t) noexcept : has_val_(true) {}
+    constexpr explicit expected(std::in_place_t) noexcept : none_(), has_val_(true) {}
     template <class... Args>
         requires std::is_constructible_v<E, Args...>
     constexpr explicit expected(unexpect_t, Args&&... args) : unex_(std::forward<Args>(args)...), has_val_(false) {}
@@ -718,8 +718,11 @@ public:
     }
 
     constexpr void emplace() noexcept {
-        destroy();
-        has_val_ = true;
+        if (!has_val_) {
+            std::destroy_at(std::addressof(unex_));
+            std::construct_at(std::addressof(none_));
+            has_val_ = true;
+        }
     }
 
     constexpr void swap(expected& other) noexcept(
@@ -738,6 +741,7 @@ public:
         expected& to = has_val_ ? *this : other;
         std::construct_at(std::addressof(to.unex_), std::move(from.unex_));
         std::destroy_at(std::addressof(from.unex_));
+        std::construct_at(std::addressof(from.none_));
         to.has_val_ = false;
         from.has_val_ = true;
     }
@@ -884,7 +888,11 @@ private:
                               std::forward<Self>(self).unex_);
     }
 
+    // Constant evaluation rejects a union with no member initialised, so the
+    // value state activates an empty one.
+    struct empty {};
     union {
+        empty none_;
         E unex_;
     };
     bool has_val_;

@@ -36,7 +36,13 @@ enum class role : unsigned char { client, server };
     renegotiation only, AES-GCM first where the CPU accelerates it. */
 class default_policy final : public Botan::TLS::Policy {
 public:
-    explicit default_policy(bool allow_client_renegotiation) : allow_client_renegotiation_(allow_client_renegotiation) {}
+    struct settings {
+        bool allow_client_renegotiation = false;
+        bool require_client_certificate = false;
+        bool session_tickets = true;
+    };
+
+    explicit default_policy(settings s) : settings_(s) {}
 
     std::vector<std::string> allowed_ciphers() const override {
         // Botan's own order puts ChaCha20 first, about 3x slower than
@@ -58,7 +64,10 @@ public:
     // OpenSSL 3's defaults: a client follows a server's HelloRequest; a
     // server refuses a client's renegotiation unless told otherwise.
     bool allow_server_initiated_renegotiation() const override { return true; }
-    bool allow_client_initiated_renegotiation() const override { return allow_client_renegotiation_; }
+    bool allow_client_initiated_renegotiation() const override { return settings_.allow_client_renegotiation; }
+    bool require_client_certificate_authentication() const override { return settings_.require_client_certificate; }
+    // A zero lifetime makes a Botan client stop offering the ticket extension.
+    std::uint32_t session_ticket_lifetime() const override { return settings_.session_tickets ? 86400 : 0; }
     // Verification is ours (engine::tls_verify_cert_chain); real chains
     // rarely come with CRL or OCSP data for every intermediate.
     bool require_cert_revocation_info() const override { return false; }
@@ -75,7 +84,7 @@ private:
 #endif
     }
 
-    bool allow_client_renegotiation_;
+    settings settings_;
 };
 
 /** What streams made from one context share. Immutable once a stream uses
@@ -84,7 +93,8 @@ struct context_state {
     role side = role::client;
     bool verify = true;
     bool use_system_trust = false;
-    bool allow_client_renegotiation = false;
+    default_policy::settings settings;
+    bool text_policy = false;  // a policy file replaced the default policy and its settings
     std::shared_ptr<const credential_data> creds;
     Botan::Certificate_Store_In_Memory trust;
     std::vector<std::string> alpn;  // a server's supported protocols, most preferred first
@@ -96,6 +106,24 @@ struct context_state {
     mutable std::unique_ptr<Botan::Certificate_Store> system_trust;
 
     const Botan::TLS::Policy& tls_policy() const { return *policy; }
+
+    /** Rebuilds the default policy after a setting changed; a text policy stays as loaded. */
+    void settings_changed() {
+        if (!text_policy)
+            policy = std::make_shared<default_policy>(settings);
+    }
+
+    /** Replaces the policy by Botan's text format ("key = value" lines, as
+        in `botan tls_server --policy`); false when it does not parse. */
+    bool load_text_policy(const std::string& text) {
+        try {
+            policy = std::make_shared<Botan::TLS::Text_Policy>(text);
+            text_policy = true;
+            return true;
+        } catch (const std::exception&) {
+            return false;
+        }
+    }
 
     std::vector<Botan::Certificate_Store*> trust_stores() const {
         std::vector<Botan::Certificate_Store*> stores{const_cast<Botan::Certificate_Store_In_Memory*>(&trust)};
@@ -117,7 +145,7 @@ struct context_state {
 inline std::shared_ptr<context_state> make_context_state(role side) {
     auto state = std::make_shared<context_state>();
     state->side = side;
-    state->policy = std::make_shared<default_policy>(false);
+    state->policy = std::make_shared<default_policy>(state->settings);
     state->sessions = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(Botan::system_rng());
     return state;
 }
@@ -130,7 +158,8 @@ public:
 
     std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
                                                                            const std::string&) override {
-        // A server asks for client certificates only when it trusts someone.
+        // A server asks for client certificates only when it trusts someone
+        // (Botan sends a CertificateRequest naming these CAs).
         if (type == "tls-server" && ctx_.trust.all_subjects().empty())
             return {};
         return ctx_.trust_stores();
@@ -431,7 +460,10 @@ private:
             throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, "no certificate");
         }
         const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
-        const auto result = Botan::x509_path_validate(chain, restrictions, roots, hostname, usage,
+        // A Botan server passes its own SNI name along with a client's
+        // chain; a client certificate names a client, not that host.
+        const std::string& name = usage == Botan::Usage_Type::TLS_CLIENT_AUTH ? std::string() : hostname;
+        const auto result = Botan::x509_path_validate(chain, restrictions, roots, name, usage,
                                                       std::chrono::system_clock::now(), std::chrono::milliseconds(0),
                                                       ocsp);
         if (result.successful_validation())
