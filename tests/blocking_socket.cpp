@@ -26,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 using namespace std::chrono_literals;
 
@@ -465,4 +466,18 @@ TEST_CASE("empty reads and writes return 0 without touching the socket", "[socke
     auto w = pair.client.write_some(std::span<const std::byte>());
     REQUIRE(w);
     CHECK(*w == 0);
+}
+
+TEST_CASE("a receive timeout set by the user surfaces as timed_out, never as would_block", "[socket][blocking][io]") {
+    // A blocking transport promises never to return would_block(); EAGAIN
+    // from SO_RCVTIMEO must not break that promise.
+    auto pair = connect_pair();
+    ::timeval tv{};
+    tv.tv_usec = 20000;
+    REQUIRE(::setsockopt(pair.client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    std::array<std::byte, 4> buf;
+    auto r = pair.client.read_some(buf);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == std::errc::timed_out);
+    CHECK_FALSE(tlsw::is_would_block(r.error()));
 }

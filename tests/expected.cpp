@@ -28,8 +28,8 @@
 
 // libstdc++ 12.2's std::expected::swap, for a value and an error whose move
 // may throw, guards the wrong union member (it moves from the other side's
-// inactive value); later libstdc++ releases fixed it. Those cases are only
-// checked where tlsw::expected is not that implementation.
+// inactive value); newer libstdc++ sources guard the right one. Those cases
+// are only checked where tlsw::expected is not libstdc++ 12's.
 #if EXPECTED_IS_STD && defined(_GLIBCXX_RELEASE) && _GLIBCXX_RELEASE < 13
 #define EXPECTED_MIXED_SWAP_WORKS 0
 #else
@@ -93,6 +93,34 @@ constexpr int constexpr_round_trip() {
     return *copy + err;
 }
 
+// Non-trivial but usable in constant expressions, so state changes go
+// through the non-trivial special members at compile time.
+struct literal {
+    int v;
+    constexpr literal(int x) : v(x) {}  // NOLINT: implicit on purpose
+    constexpr literal(const literal& o) noexcept : v(o.v) {}
+    constexpr literal& operator=(const literal& o) {
+        v = o.v;
+        return *this;
+    }
+    constexpr ~literal() {}
+};
+
+constexpr int constexpr_non_trivial() {
+    expected<literal, literal> a = literal(1);
+    a = unexpected(literal(20));
+    expected<literal, literal> b = a;
+    b = literal(3);
+    a.swap(b);
+    expected<void, literal> v;
+    expected<void, literal> ve = unexpected(literal(100));
+    v = ve;
+    expected<void, literal> v2 = v;
+    v2.emplace();
+    v2.swap(v);
+    return a->v + b.error().v + v2.error().v + static_cast<int>(v.has_value());
+}
+
 #if EXPECTED_HAS_MONADIC
 constexpr int constexpr_chain() {
     const expected<int, int> e = 3;
@@ -106,7 +134,7 @@ constexpr int constexpr_chain() {
 }  // namespace
 
 TEST_CASE("tlsw::expected names std::expected where the library provides it", "[expected]") {
-#if defined(__cpp_lib_expected) && __cpp_lib_expected >= 202202L
+#if EXPECTED_IS_STD
     STATIC_REQUIRE(std::is_same_v<tlsw::expected<int, int>, std::expected<int, int>>);
     STATIC_REQUIRE(std::is_same_v<tlsw::unexpected<int>, std::unexpected<int>>);
     STATIC_REQUIRE(std::is_same_v<tlsw::unexpect_t, std::unexpect_t>);
@@ -198,7 +226,7 @@ TEST_CASE("converting construction is explicit exactly when the value's is", "[e
     REQUIRE(e.error() == "from a literal");
 }
 
-TEST_CASE("an expected of trivially copyable types is itself trivially copyable", "[expected]") {
+TEST_CASE("an expected of trivially copyable types copies and destroys trivially", "[expected]") {
     using io_result = tlsw::expected<std::size_t, std::error_code>;
     // What decides whether the hot path's io_result travels in registers.
     STATIC_REQUIRE(std::is_trivially_copy_constructible_v<io_result>);
@@ -221,6 +249,9 @@ TEST_CASE("an expected of trivially copyable types is itself trivially copyable"
 
 TEST_CASE("an expected can be used in constant expressions", "[expected]") {
     STATIC_REQUIRE(constexpr_round_trip() == 5);
+    STATIC_REQUIRE(constexpr_non_trivial() == 124);
+    constexpr expected<void, int> ok;
+    STATIC_REQUIRE(ok.has_value());
 #if EXPECTED_HAS_MONADIC
     STATIC_REQUIRE(constexpr_chain() == 7);
 #endif

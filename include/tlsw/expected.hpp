@@ -6,7 +6,10 @@
 
     Where the standard library provides std::expected, these names ARE the
     std ones (using-declarations, not look-alikes), so results of tlsw calls
-    mix freely with user code written against <expected>.
+    mix freely with user code written against <expected>. That includes the
+    library's limits: libstdc++ 12 (g++ 12 -std=c++23) has no and_then,
+    or_else, transform or transform_error, and no libstdc++ std::expected
+    is trivially copyable, since C++23 leaves its assignment non-trivial.
 
     Elsewhere (C++20, or clang with libstdc++ 12, whose <expected> is empty
     because clang 16 reports __cpp_concepts < 202002) a fallback follows the
@@ -46,7 +49,48 @@ class unexpected;
 template <class T, class E>
 class expected;
 
+template <class E>
+class bad_expected_access;
+
+template <>
+class bad_expected_access<void> : public std::exception {
+public:
+    const char* what() const noexcept override { return "bad access to tlsw::expected without expected value"; }
+
+protected:
+    bad_expected_access() noexcept = default;
+    bad_expected_access(const bad_expected_access&) = default;
+    bad_expected_access(bad_expected_access&&) = default;
+    bad_expected_access& operator=(const bad_expected_access&) = default;
+    bad_expected_access& operator=(bad_expected_access&&) = default;
+    ~bad_expected_access() override = default;
+};
+
+template <class E>
+class bad_expected_access : public bad_expected_access<void> {
+public:
+    explicit bad_expected_access(E e) : error_(std::move(e)) {}
+
+    E& error() & noexcept { return error_; }
+    const E& error() const& noexcept { return error_; }
+    E&& error() && noexcept { return std::move(error_); }
+    const E&& error() const&& noexcept { return std::move(error_); }
+
+private:
+    E error_;
+};
+
 namespace expected_detail {
+
+template <class E>
+[[noreturn]] void throw_bad_access(E&& error) {
+#if __cpp_exceptions
+    throw bad_expected_access<std::decay_t<E>>(std::forward<E>(error));
+#else
+    (void)error;
+    std::abort();
+#endif
+}
 
 template <class T>
 inline constexpr bool is_unexpected = false;
@@ -66,6 +110,9 @@ using like_t = std::conditional_t<
     std::is_lvalue_reference_v<Self>,
     std::conditional_t<std::is_const_v<std::remove_reference_t<Self>>, const M&, M&>,
     std::conditional_t<std::is_const_v<std::remove_reference_t<Self>>, const M&&, M&&>>;
+
+// The value of expected<void, E>'s underlying expected<nothing, E>.
+struct nothing {};
 
 // Let transform / transform_error build the result straight from the
 // callable's return value, so it need not be movable (as C++23 requires).
@@ -114,51 +161,7 @@ constexpr void reinit(New& new_member, Old& old_member, Args&&... args) {
     }
 }
 
-template <class E>
-[[noreturn]] void throw_bad_access(E&& error);
-
 }  // namespace expected_detail
-
-template <class E>
-class bad_expected_access;
-
-template <>
-class bad_expected_access<void> : public std::exception {
-public:
-    const char* what() const noexcept override { return "bad access to tlsw::expected without expected value"; }
-
-protected:
-    bad_expected_access() noexcept = default;
-    bad_expected_access(const bad_expected_access&) = default;
-    bad_expected_access(bad_expected_access&&) = default;
-    bad_expected_access& operator=(const bad_expected_access&) = default;
-    bad_expected_access& operator=(bad_expected_access&&) = default;
-    ~bad_expected_access() override = default;
-};
-
-template <class E>
-class bad_expected_access : public bad_expected_access<void> {
-public:
-    explicit bad_expected_access(E e) : error_(std::move(e)) {}
-
-    E& error() & noexcept { return error_; }
-    const E& error() const& noexcept { return error_; }
-    E&& error() && noexcept { return std::move(error_); }
-    const E&& error() const&& noexcept { return std::move(error_); }
-
-private:
-    E error_;
-};
-
-template <class E>
-[[noreturn]] void expected_detail::throw_bad_access(E&& error) {
-#if __cpp_exceptions
-    throw bad_expected_access<std::decay_t<E>>(std::forward<E>(error));
-#else
-    (void)error;
-    std::abort();
-#endif
-}
 
 struct unexpect_t {
     explicit unexpect_t() = default;
@@ -242,7 +245,8 @@ class expected {
     static constexpr bool move_assignable =
         movable && std::is_move_assignable_v<T> && std::is_move_assignable_v<E> && either_nothrow_move;
     // io_result is returned on the hot path: for trivial T and E the whole
-    // object must be trivial so it travels in registers.
+    // object is trivial, so it is returned in registers where the ABI allows
+    // and copied as plain bytes.
     static constexpr bool trivial_dtor = std::is_trivially_destructible_v<T> && std::is_trivially_destructible_v<E>;
     static constexpr bool trivial_copy =
         std::is_trivially_copy_constructible_v<T> && std::is_trivially_copy_constructible_v<E>;
@@ -405,30 +409,10 @@ public:
     constexpr explicit operator bool() const noexcept { return has_val_; }
     constexpr bool has_value() const noexcept { return has_val_; }
 
-    constexpr const T& value() const& {
-        static_assert(std::is_copy_constructible_v<E>, "value() copies the error into bad_expected_access");
-        if (!has_val_)
-            expected_detail::throw_bad_access(std::as_const(unex_));
-        return val_;
-    }
-    constexpr T& value() & {
-        static_assert(std::is_copy_constructible_v<E>, "value() copies the error into bad_expected_access");
-        if (!has_val_)
-            expected_detail::throw_bad_access(std::as_const(unex_));
-        return val_;
-    }
-    constexpr const T&& value() const&& {
-        static_assert(std::is_copy_constructible_v<E> && std::is_constructible_v<E, const E&&>);
-        if (!has_val_)
-            expected_detail::throw_bad_access(std::move(unex_));
-        return std::move(val_);
-    }
-    constexpr T&& value() && {
-        static_assert(std::is_copy_constructible_v<E> && std::is_constructible_v<E, E&&>);
-        if (!has_val_)
-            expected_detail::throw_bad_access(std::move(unex_));
-        return std::move(val_);
-    }
+    constexpr const T& value() const& { return value_impl(*this); }
+    constexpr T& value() & { return value_impl(*this); }
+    constexpr const T&& value() const&& { return value_impl(std::move(*this)); }
+    constexpr T&& value() && { return value_impl(std::move(*this)); }
 
     constexpr const E& error() const& noexcept { return unex_; }
     constexpr E& error() & noexcept { return unex_; }
@@ -577,6 +561,15 @@ private:
         other.has_val_ = true;
     }
 
+    template <class Self>
+    static constexpr expected_detail::like_t<Self, T> value_impl(Self&& self) {
+        static_assert(std::is_copy_constructible_v<E> && std::is_constructible_v<E, expected_detail::like_t<Self, E>>,
+                      "value() copies or moves the error into bad_expected_access");
+        if (!self.has_val_)
+            expected_detail::throw_bad_access(std::forward<Self>(self).unex_);
+        return std::forward<Self>(self).val_;
+    }
+
     template <class Self, class F,
               class U = std::remove_cvref_t<std::invoke_result_t<F, expected_detail::like_t<Self, T>>>>
     static constexpr U and_then_impl(Self&& self, F&& f) {
@@ -627,24 +620,14 @@ private:
     bool has_val_;
 };
 
-// expected<void, E>: success carries nothing, so only the error needs storage.
+// expected<void, E> holds an expected<nothing, E> and forwards to it, so the
+// union state handling exists once, and the implicit special members are
+// trivial exactly when E's are.
 template <class T, class E>
     requires std::is_void_v<T>
 class expected<T, E> {
-    static_assert(expected_detail::valid_error<E>, "expected<T, E> needs a non-array, non-cv object type E");
-
     template <class, class>
     friend class expected;
-
-    static constexpr bool trivial_dtor = std::is_trivially_destructible_v<E>;
-    static constexpr bool trivial_copy = std::is_trivially_copy_constructible_v<E>;
-    static constexpr bool trivial_move = std::is_trivially_move_constructible_v<E>;
-    static constexpr bool copy_assignable = std::is_copy_constructible_v<E> && std::is_copy_assignable_v<E>;
-    static constexpr bool move_assignable = std::is_move_constructible_v<E> && std::is_move_assignable_v<E>;
-    static constexpr bool trivial_copy_assign =
-        trivial_dtor && trivial_copy && std::is_trivially_copy_assignable_v<E>;
-    static constexpr bool trivial_move_assign =
-        trivial_dtor && trivial_move && std::is_trivially_move_assignable_v<E>;
 
 public:
     using value_type = T;
@@ -653,97 +636,44 @@ public:
     template <class U>
     using rebind = expected<U, error_type>;
 
-    constexpr expected() noexcept : none_(), has_val_(true) {}
-
-    constexpr expected(const expected&) requires(std::is_copy_constructible_v<E> && trivial_copy) = default;
-    constexpr expected(const expected& other) requires(std::is_copy_constructible_v<E> && !trivial_copy)
-        : none_(), has_val_(other.has_val_) {
-        if (!has_val_)
-            std::construct_at(std::addressof(unex_), other.unex_);
-    }
-    constexpr expected(expected&&) requires(std::is_move_constructible_v<E> && trivial_move) = default;
-    constexpr expected(expected&& other) noexcept(std::is_nothrow_move_constructible_v<E>)
-        requires(std::is_move_constructible_v<E> && !trivial_move)
-        : none_(), has_val_(other.has_val_) {
-        if (!has_val_)
-            std::construct_at(std::addressof(unex_), std::move(other.unex_));
-    }
+    constexpr expected() noexcept = default;
 
     template <class G>
         requires std::is_constructible_v<E, const G&>
-    constexpr explicit(!std::is_convertible_v<const G&, E>) expected(const unexpected<G>& e)
-        : unex_(e.error()), has_val_(false) {}
+    constexpr explicit(!std::is_convertible_v<const G&, E>) expected(const unexpected<G>& e) : impl_(e) {}
     template <class G>
         requires std::is_constructible_v<E, G>
-    constexpr explicit(!std::is_convertible_v<G, E>) expected(unexpected<G>&& e)
-        : unex_(std::move(e).error()), has_val_(false) {}
+    constexpr explicit(!std::is_convertible_v<G, E>) expected(unexpected<G>&& e) : impl_(std::move(e)) {}
 
-    constexpr explicit expected(std::in_place_t) noexcept : none_(), has_val_(true) {}
+    constexpr explicit expected(std::in_place_t) noexcept {}
     template <class... Args>
         requires std::is_constructible_v<E, Args...>
-    constexpr explicit expected(unexpect_t, Args&&... args) : unex_(std::forward<Args>(args)...), has_val_(false) {}
+    constexpr explicit expected(unexpect_t, Args&&... args) : impl_(unexpect, std::forward<Args>(args)...) {}
     template <class U, class... Args>
         requires std::is_constructible_v<E, std::initializer_list<U>&, Args...>
     constexpr explicit expected(unexpect_t, std::initializer_list<U> il, Args&&... args)
-        : unex_(il, std::forward<Args>(args)...), has_val_(false) {}
-
-    constexpr ~expected() requires trivial_dtor = default;
-    constexpr ~expected() requires(!trivial_dtor) { destroy(); }
-
-    constexpr expected& operator=(const expected&) requires(copy_assignable && trivial_copy_assign) = default;
-    constexpr expected& operator=(const expected& other) requires(copy_assignable && !trivial_copy_assign) {
-        assign_from(other);
-        return *this;
-    }
-    constexpr expected& operator=(expected&&) requires(move_assignable && trivial_move_assign) = default;
-    constexpr expected& operator=(expected&& other) noexcept(
-        std::is_nothrow_move_constructible_v<E> && std::is_nothrow_move_assignable_v<E>)
-        requires(move_assignable && !trivial_move_assign)
-    {
-        assign_from(std::move(other));
-        return *this;
-    }
+        : impl_(unexpect, il, std::forward<Args>(args)...) {}
 
     template <class G>
         requires(std::is_constructible_v<E, const G&> && std::is_assignable_v<E&, const G&>)
     constexpr expected& operator=(const unexpected<G>& e) {
-        assign_error(e.error());
+        impl_ = e;
         return *this;
     }
     template <class G>
         requires(std::is_constructible_v<E, G> && std::is_assignable_v<E&, G>)
     constexpr expected& operator=(unexpected<G>&& e) {
-        assign_error(std::move(e).error());
+        impl_ = std::move(e);
         return *this;
     }
 
-    constexpr void emplace() noexcept {
-        if (!has_val_) {
-            std::destroy_at(std::addressof(unex_));
-            std::construct_at(std::addressof(none_));
-            has_val_ = true;
-        }
-    }
+    constexpr void emplace() noexcept { impl_.emplace(); }
 
     constexpr void swap(expected& other) noexcept(
         std::is_nothrow_move_constructible_v<E> && std::is_nothrow_swappable_v<E>)
         requires(std::is_swappable_v<E> && std::is_move_constructible_v<E>)
     {
-        if (has_val_ && other.has_val_)
-            return;
-        if (!has_val_ && !other.has_val_) {
-            using std::swap;
-            swap(unex_, other.unex_);
-            return;
-        }
-        // Exactly one holds an error: move it across.
-        expected& from = has_val_ ? other : *this;
-        expected& to = has_val_ ? *this : other;
-        std::construct_at(std::addressof(to.unex_), std::move(from.unex_));
-        std::destroy_at(std::addressof(from.unex_));
-        std::construct_at(std::addressof(from.none_));
-        to.has_val_ = false;
-        from.has_val_ = true;
+        impl_.swap(other.impl_);
     }
     friend constexpr void swap(expected& x, expected& y) noexcept(noexcept(x.swap(y)))
         requires requires { x.swap(y); }
@@ -751,25 +681,17 @@ public:
         x.swap(y);
     }
 
-    constexpr explicit operator bool() const noexcept { return has_val_; }
-    constexpr bool has_value() const noexcept { return has_val_; }
+    constexpr explicit operator bool() const noexcept { return impl_.has_value(); }
+    constexpr bool has_value() const noexcept { return impl_.has_value(); }
     constexpr void operator*() const noexcept {}
 
-    constexpr void value() const& {
-        static_assert(std::is_copy_constructible_v<E>, "value() copies the error into bad_expected_access");
-        if (!has_val_)
-            expected_detail::throw_bad_access(unex_);
-    }
-    constexpr void value() && {
-        static_assert(std::is_copy_constructible_v<E> && std::is_move_constructible_v<E>);
-        if (!has_val_)
-            expected_detail::throw_bad_access(std::move(unex_));
-    }
+    constexpr void value() const& { (void)impl_.value(); }
+    constexpr void value() && { (void)std::move(impl_).value(); }
 
-    constexpr const E& error() const& noexcept { return unex_; }
-    constexpr E& error() & noexcept { return unex_; }
-    constexpr const E&& error() const&& noexcept { return std::move(unex_); }
-    constexpr E&& error() && noexcept { return std::move(unex_); }
+    constexpr const E& error() const& noexcept { return impl_.error(); }
+    constexpr E& error() & noexcept { return impl_.error(); }
+    constexpr const E&& error() const&& noexcept { return std::move(impl_).error(); }
+    constexpr E&& error() && noexcept { return std::move(impl_).error(); }
 
     template <class F> requires std::is_constructible_v<E, E&>
     constexpr auto and_then(F&& f) & { return and_then_impl(*this, std::forward<F>(f)); }
@@ -823,38 +745,16 @@ public:
 
 private:
     template <class F, class... Args>
-    constexpr expected(expected_detail::error_from_invoke_t, F&& f, Args&&... args)
-        : unex_(std::invoke(std::forward<F>(f), std::forward<Args>(args)...)), has_val_(false) {}
-
-    template <class Other>
-    constexpr void assign_from(Other&& other) {
-        if (!other.has_val_)
-            assign_error(std::forward<Other>(other).unex_);
-        else
-            emplace();
-    }
-
-    template <class G>
-    constexpr void assign_error(G&& g) {
-        if (has_val_)
-            std::construct_at(std::addressof(unex_), std::forward<G>(g));
-        else
-            unex_ = std::forward<G>(g);
-        has_val_ = false;
-    }
-
-    constexpr void destroy() noexcept {
-        if (!has_val_)
-            std::destroy_at(std::addressof(unex_));
-    }
+    constexpr expected(expected_detail::error_from_invoke_t tag, F&& f, Args&&... args)
+        : impl_(tag, std::forward<F>(f), std::forward<Args>(args)...) {}
 
     template <class Self, class F, class U = std::remove_cvref_t<std::invoke_result_t<F>>>
     static constexpr U and_then_impl(Self&& self, F&& f) {
         static_assert(expected_detail::is_expected<U>, "and_then: f must return an expected");
         static_assert(std::is_same_v<typename U::error_type, E>, "and_then: f must keep the error type");
-        if (self.has_val_)
+        if (self.has_value())
             return std::invoke(std::forward<F>(f));
-        return U(unexpect, std::forward<Self>(self).unex_);
+        return U(unexpect, std::forward<Self>(self).error());
     }
 
     template <class Self, class F,
@@ -862,15 +762,15 @@ private:
     static constexpr G or_else_impl(Self&& self, F&& f) {
         static_assert(expected_detail::is_expected<G>, "or_else: f must return an expected");
         static_assert(std::is_same_v<typename G::value_type, T>, "or_else: f must keep the value type");
-        if (self.has_val_)
+        if (self.has_value())
             return G();
-        return std::invoke(std::forward<F>(f), std::forward<Self>(self).unex_);
+        return std::invoke(std::forward<F>(f), std::forward<Self>(self).error());
     }
 
     template <class Self, class F, class U = std::remove_cv_t<std::invoke_result_t<F>>>
     static constexpr expected<U, E> transform_impl(Self&& self, F&& f) {
-        if (!self.has_val_)
-            return expected<U, E>(unexpect, std::forward<Self>(self).unex_);
+        if (!self.has_value())
+            return expected<U, E>(unexpect, std::forward<Self>(self).error());
         if constexpr (std::is_void_v<U>) {
             std::invoke(std::forward<F>(f));
             return expected<U, E>();
@@ -882,20 +782,13 @@ private:
     template <class Self, class F,
               class G = std::remove_cv_t<std::invoke_result_t<F, expected_detail::like_t<Self, E>>>>
     static constexpr expected<T, G> transform_error_impl(Self&& self, F&& f) {
-        if (self.has_val_)
+        if (self.has_value())
             return expected<T, G>();
         return expected<T, G>(expected_detail::error_from_invoke_t{}, std::forward<F>(f),
-                              std::forward<Self>(self).unex_);
+                              std::forward<Self>(self).error());
     }
 
-    // Constant evaluation rejects a union with no member initialised, so the
-    // value state activates an empty one.
-    struct empty {};
-    union {
-        empty none_;
-        E unex_;
-    };
-    bool has_val_;
+    expected<expected_detail::nothing, E> impl_;
 };
 
 }  // namespace tlsw

@@ -60,14 +60,13 @@ public:
         ("127.0.0.1", "::1", "[::1]"), and returns the connected socket in
         nonblocking mode.
 
-        Unlike the socket's other calls, connect() blocks: it finishes the
-        connection with poll() before returning. A socket that is still
-        connecting would need a third state in which reads and writes
-        return would_block() for a different reason, and a connection
-        refused would surface on the first write, after the caller has
-        chosen an address and built a TLS stream on it. Finishing here lets
-        connect() try the next address and keeps the socket's contract
-        that of a connected socket. `timeout` bounds the wait.
+        Unlike the socket's other calls, connect() waits: it finishes the
+        connection with poll() before returning. A socket still connecting
+        would need a third state in which reads and writes return
+        would_block() for another reason, and a refused connection would
+        surface only at the first write, after the caller had built a TLS
+        stream on it; finishing here lets connect() go on to the next
+        address instead.
 
         The call blocks until one of the following is true:
         - a connection is established: returns the socket;

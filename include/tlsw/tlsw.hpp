@@ -3,14 +3,17 @@
 
 // The umbrella header: everything a tlsw application needs.
 
+#include <tlsw/blocking_socket.hpp>
 #include <tlsw/compat.hpp>
 #include <tlsw/context.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/error.hpp>
 #include <tlsw/expected.hpp>
 #include <tlsw/memory_pair.hpp>
+#include <tlsw/nonblocking_socket.hpp>
 #include <tlsw/policy.hpp>
 #include <tlsw/session_info.hpp>
+#include <tlsw/tcp_listener.hpp>
 #include <tlsw/tls_stream.hpp>
 #include <tlsw/transport.hpp>
 

@@ -373,7 +373,7 @@ inline expected<unique_fd, std::error_code> adopt_fd(int fd, bool nonblocking) n
 inline io_result recv_some(int fd, std::span<std::byte> in, bool blocking) noexcept {
     // recv of 0 bytes returns 0, which a caller would read as EOF.
     if (in.empty())
-        return 0;
+        return std::size_t{0};
     for (;;) {
         const ::ssize_t n = ::recv(fd, in.data(), in.size(), 0);
         if (n >= 0)
@@ -385,7 +385,7 @@ inline io_result recv_some(int fd, std::span<std::byte> in, bool blocking) noexc
 
 inline io_result send_some(int fd, std::span<const std::byte> out, bool blocking) noexcept {
     if (out.empty())
-        return 0;
+        return std::size_t{0};
     for (;;) {
         // MSG_NOSIGNAL: a write to a closed peer returns EPIPE instead of
         // killing the process with SIGPIPE.
