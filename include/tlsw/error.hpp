@@ -24,7 +24,7 @@ enum class errc : std::uint8_t {
     truncated,          ///< the transport ended without close_notify
     transport,          ///< the transport failed; transport_error() says how
     protocol,           ///< a TLS protocol failure; alert() names the alert
-    certificate,        ///< the peer's certificate was not accepted; certificate_reason() says why
+    certificate,        ///< the peer's certificate was not accepted; certificate() says why
     bad_write_retry,    ///< a write retry did not pass the same buffer the contract requires
     invalid_argument,   ///< an argument the call cannot accept
     invalid_state,      ///< the call is not allowed in the stream's current state

@@ -132,7 +132,7 @@ public:
             std::unique_lock lock(state_->mutex);
             auto& ring = state_->ring[side_];
             if constexpr (Blocking)
-                state_->changed.wait(lock, [&] { return ring.space() > 0 || state_->read_closed[1 - side_]; });
+                state_->changed.wait(lock, [&] { return ring.space() > 0 || state_->read_closed[1 - side_] || state_->write_closed[side_]; });
             if (state_->read_closed[1 - side_] || state_->write_closed[side_])
                 return unexpected(std::make_error_code(std::errc::broken_pipe));
             if (ring.space() == 0)
@@ -152,7 +152,7 @@ public:
             auto ready = [&] {
                 if (r == readiness::readable)
                     return state_->ring[1 - side_].size() > 0 || state_->write_closed[1 - side_];
-                return state_->ring[side_].space() > 0 || state_->read_closed[1 - side_];
+                return state_->ring[side_].space() > 0 || state_->read_closed[1 - side_] || state_->write_closed[side_];
             };
             if (timeout.count() < 0) {
                 state_->changed.wait(lock, ready);

@@ -46,13 +46,18 @@ inline constexpr bool is_policy_v = std::is_same_v<P, full_write> || std::is_sam
 
 namespace detail {
 
+template <class P, bool IsPolicy>
+struct policy_category { using type = void; };
+template <class P>
+struct policy_category<P, true> { using type = typename P::category; };
+
 template <class P>
 struct checked_policy {
     // A wrong type here would otherwise surface as a cryptic "no member named category".
     static_assert(is_policy_v<P>,
                   "tls_stream policies are tlsw::full_write, tlsw::partial_write, "
                   "tlsw::fixed_buffer or tlsw::moving_buffer");
-    using category = std::conditional_t<is_policy_v<P>, typename P::category, void>;
+    using category = typename policy_category<P, is_policy_v<P>>::type;
 };
 
 /** The resolved policy set of a tls_stream: order-free, each with a default. */

@@ -61,6 +61,7 @@ class tls_stream {
                   "returning tlsw::io_result); see transport.hpp");
 
     using policies = detail::policy_set<Policies...>;
+    static_assert(sizeof(policies) > 0);  // completes the set: its checks run when the stream type is used
     using transport_value = std::remove_reference_t<Transport>;
 
 public:

@@ -34,6 +34,7 @@ struct script_step {
     io_op op;
     fault_kind action = fault_kind::pass;
     std::size_t cap = 0;  ///< for pass: at most this many bytes (0: no cap)
+    std::error_code error = std::make_error_code(std::errc::connection_reset);  ///< for error
 };
 
 /** A seeded plan of faults: the reproducible way to shake a stream. */
@@ -46,7 +47,7 @@ struct fault_plan {
     std::size_t max_write = 0;
     /** Inject `fail_kind` at this operation number (reads and writes
         counted together from 0), once. */
-    std::optional<std::uint64_t> fail_at;
+    std::optional<std::uint64_t> fail_at{};
     fault_kind fail_kind = fault_kind::error;
     std::error_code fail_error = std::make_error_code(std::errc::connection_reset);
 };
@@ -106,11 +107,11 @@ public:
 
     io_result read_some(std::span<std::byte> in) {
         ++counters_.reads;
-        auto [action, cap] = next_action(io_op::read, plan_.max_read);
+        auto [action, cap, error] = next_action(io_op::read, plan_.max_read);
         switch (action) {
         case fault_kind::would_block: ++counters_.would_blocks; return unexpected(would_block());
         case fault_kind::eof: return 0;
-        case fault_kind::error: return unexpected(plan_.fail_error);
+        case fault_kind::error: return unexpected(error);
         case fault_kind::pass: break;
         }
         auto n = next_.read_some(in.first(cap ? std::min(cap, in.size()) : in.size()));
@@ -121,11 +122,11 @@ public:
 
     io_result write_some(std::span<const std::byte> out) {
         ++counters_.writes;
-        auto [action, cap] = next_action(io_op::write, plan_.max_write);
+        auto [action, cap, error] = next_action(io_op::write, plan_.max_write);
         switch (action) {
         case fault_kind::would_block: ++counters_.would_blocks; return unexpected(would_block());
         case fault_kind::eof: return unexpected(std::make_error_code(std::errc::broken_pipe));
-        case fault_kind::error: return unexpected(plan_.fail_error);
+        case fault_kind::error: return unexpected(error);
         case fault_kind::pass: break;
         }
         auto n = next_.write_some(out.first(cap ? std::min(cap, out.size()) : out.size()));
@@ -157,26 +158,32 @@ private:
         std::abort();
     }
 
-    std::pair<fault_kind, std::size_t> next_action(io_op op, std::size_t max_size) {
+    struct action {
+        fault_kind kind;
+        std::size_t cap;
+        std::error_code error;
+    };
+
+    action next_action(io_op op, std::size_t max_size) {
         const std::uint64_t index = counters_.operations++;
         if (scripted_) {
             if (script_.empty())
-                return {fault_kind::pass, 0};
+                return {fault_kind::pass, 0, {}};
             const script_step step = script_.front();
             script_.pop_front();
             if (step.op != op)
                 on_failure_("fault_transport: operation " + std::to_string(index) + " is a " +
                             (op == io_op::read ? "read" : "write") + ", the script expected a " +
                             (step.op == io_op::read ? "read" : "write"));
-            return {step.action, step.cap};
+            return {step.action, step.cap, step.error};
         }
         if (plan_.fail_at && *plan_.fail_at == index) {
             counters_.fault_hit = true;
-            return {plan_.fail_kind, 0};
+            return {plan_.fail_kind, 0, plan_.fail_error};
         }
         if (plan_.would_block_percent > 0 && next_random() % 100 < plan_.would_block_percent)
-            return {fault_kind::would_block, 0};
-        return {fault_kind::pass, max_size ? 1 + next_random() % max_size : 0};
+            return {fault_kind::would_block, 0, {}};
+        return {fault_kind::pass, max_size ? 1 + next_random() % max_size : 0, {}};
     }
 
     // splitmix64: the same sequence on every platform and standard library.
