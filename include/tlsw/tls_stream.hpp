@@ -9,6 +9,7 @@
 #include <tlsw/transport.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <cstddef>
 #include <cstdint>
@@ -203,21 +204,40 @@ public:
     /** Starts a renegotiation, like SSL_renegotiate: sends a ClientHello
         (client) or HelloRequest (server) and returns; the next handshake(),
         write() or read() completes it. Writes are held back until it
-        completes or the peer refuses it. Returns invalid_state unless the
-        stream is established with no handshake in flight, want_write when
-        the request is not yet with the transport.
+        completes or the peer refuses it.
 
-        A server should start one only while the client is idle: Botan 2
-        fails a connection whose application data crosses the request. */
+        Application data that has already arrived is taken in first (Botan 2
+        fails a connection on application data during a handshake), so the
+        call may read; over a blocking transport it reads only what a
+        readiness check says is there. Returns want_write when the request
+        is not yet with the transport (repeat the call), invalid_state
+        unless the stream is established with no handshake in flight (or a
+        server whose text policy refuses renegotiation), closed after
+        shutdown or the peer's close_notify.
+
+        Whoever starts one, the peer must not be writing at that moment:
+        Botan 2 fails a connection whose application data crosses the
+        request, on either side. */
     result<void> renegotiate() {
         if (auto e = check_usable())
             return unexpected(*e);
+        if (std::exchange(renegotiation_flush_owed_, false))
+            return owe_flush(flush());
         if (!engine_->ready())
             return unexpected(tls_error(errc::invalid_state));
-        run([&] { engine_->renegotiate(); });
+        if (auto r = take_in_arrived(); !r)
+            return r;
+        if (engine_->handshake_in_flight())
+            return {};  // what arrived started one: the peer's
+        if (engine_->peer_closed())
+            return unexpected(tls_error(errc::closed));
+        bool started = false;
+        run([&] { started = engine_->renegotiate(); });
         if (auto e = check_usable())
             return unexpected(*e);
-        return flush();
+        if (!started)
+            return unexpected(tls_error(errc::invalid_state));
+        return owe_flush(flush());
     }
 
     /** What the last handshake negotiated. */
@@ -309,6 +329,32 @@ private:
             return false;
         taken_ += record.size();
         return !failure_;
+    }
+
+    result<void> owe_flush(result<void> r) {
+        renegotiation_flush_owed_ = !r && r.error() == errc::want_write;
+        return r;
+    }
+
+    /** Feeds the engine what the transport already holds, without waiting. */
+    result<void> take_in_arrived() {
+        if constexpr (waitable_transport<transport_value> || transport_traits<transport_value>::can_would_block) {
+            for (;;) {
+                if constexpr (waitable_transport<transport_value>) {
+                    if (!transport_.wait(readiness::readable, std::chrono::milliseconds(0)))
+                        return {};
+                } else if constexpr (transport_traits<transport_value>::can_block) {
+                    // Could block, and offers no way to ask: take nothing.
+                    return {};
+                }
+                auto n = fill({});
+                if (!n)
+                    return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
+                if (engine_->handshake_in_flight() || engine_->peer_closed())
+                    return {};
+            }
+        }
+        return {};
     }
 
     /** Flushes, then reads until no handshake is in flight. */
@@ -412,6 +458,7 @@ private:
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
+    bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
 };
 
 }  // namespace tlsw

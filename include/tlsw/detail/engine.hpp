@@ -42,7 +42,11 @@ public:
         bool session_tickets = true;
     };
 
-    explicit default_policy(settings s) : settings_(s) {}
+    /** `requested`, when given, is true while this server's own HelloRequest
+        is outstanding: Botan 2 checks allow_client_initiated_renegotiation()
+        on the ClientHello that answers it too, and would refuse the
+        renegotiation it asked for. */
+    explicit default_policy(settings s, const bool* requested = nullptr) : settings_(s), requested_(requested) {}
 
     std::vector<std::string> allowed_ciphers() const override {
         // Botan's own order puts ChaCha20 first, about 3x slower than
@@ -64,7 +68,9 @@ public:
     // OpenSSL 3's defaults: a client follows a server's HelloRequest; a
     // server refuses a client's renegotiation unless told otherwise.
     bool allow_server_initiated_renegotiation() const override { return true; }
-    bool allow_client_initiated_renegotiation() const override { return settings_.allow_client_renegotiation; }
+    bool allow_client_initiated_renegotiation() const override {
+        return settings_.allow_client_renegotiation || (requested_ && *requested_);
+    }
     bool require_client_certificate_authentication() const override { return settings_.require_client_certificate; }
     // A zero lifetime makes a Botan client stop offering the ticket extension.
     std::uint32_t session_ticket_lifetime() const override { return settings_.session_tickets ? 86400 : 0; }
@@ -85,6 +91,7 @@ private:
     }
 
     settings settings_;
+    const bool* requested_;
 };
 
 /** What streams made from one context share. Immutable once a stream uses
@@ -235,7 +242,12 @@ public:
                     Botan::TLS::Server_Information(server_name, port), Botan::TLS::Protocol_Version::TLS_V12,
                     alpn, 0);
             } else {
-                channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, ctx_->tls_policy(),
+                const Botan::TLS::Policy* policy = &ctx_->tls_policy();
+                if (!ctx_->text_policy) {
+                    own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_);
+                    policy = own_policy_.get();
+                }
+                channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, *policy,
                                                                 Botan::system_rng(), false, 0);
             }
         });
@@ -279,10 +291,15 @@ public:
             return 0;
         direct_ = direct;
         direct_used_ = 0;
+        alerts_emitted_ = 0;
         guard([&] {
             channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
         });
         direct_ = {};
+        // Botan refuses a renegotiation with a warning alert and no callback.
+        // Any other alert it sends here is fatal or a close_notify reply.
+        if (alerts_emitted_ > 0 && !failed_ && !peer_closed_ && !local_closed_)
+            info_.renegotiations_refused += alerts_emitted_;
         return direct_used_;
     }
 
@@ -322,6 +339,13 @@ public:
     bool renegotiate() {
         if (!ready())
             return false;
+        if (ctx_->side == role::server) {
+            // A text policy decides alone; one that refuses client
+            // renegotiation would refuse the answer to our HelloRequest.
+            if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
+                return false;
+            hello_request_outstanding_ = true;
+        }
         guard([&] {
             channel_->renegotiate(false);
             in_flight_ = true;
@@ -361,6 +385,9 @@ private:
     // ---- Botan callbacks ------------------------------------------------------
 
     void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
+        // Each call is one record; its type byte is in the clear.
+        if (size > 0 && data[0] == record_type_alert)
+            ++alerts_emitted_;
         auto bytes = std::as_bytes(std::span(data, size));
         if (out_pos_ == out_.size() && sink_.write) {
             const std::size_t taken = sink_.write(sink_.self, bytes);
@@ -401,6 +428,7 @@ private:
             // The peer refused our renegotiation; Botan drops the pending
             // handshake and the old keys stay in use.
             in_flight_ = false;
+            hello_request_outstanding_ = false;
             ++info_.renegotiations_refused;
         } else if (a.is_fatal()) {
             fail(remote_error(type));
@@ -428,6 +456,7 @@ private:
     void tls_session_activated() override {
         established_ = true;
         in_flight_ = false;
+        hello_request_outstanding_ = false;
         info_.resumed = certificates_seen_ == 0;
         info_.alpn = channel_ ? channel_->application_protocol() : std::string();
         ++info_.handshakes;
@@ -519,6 +548,10 @@ private:
     bool failed_ = false;
     bool established_ = false;
     bool in_flight_ = true;  // the first handshake
+    bool hello_request_outstanding_ = false;
+    unsigned alerts_emitted_ = 0;
+    static constexpr std::uint8_t record_type_alert = 21;
+    std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
     bool peer_closed_ = false;
     bool local_closed_ = false;
 
