@@ -38,6 +38,7 @@ TEMPLATE_LIST_TEST_CASE("handshake completes and data flows both directions over
     CHECK(d.client.info().handshakes == 1);
     CHECK(d.server.info().handshakes == 1);
     CHECK(d.client.info().version == "TLS v1.2");
+    CHECK(d.server.info().server_name == "localhost");  // the SNI the client sent
     CHECK_FALSE(d.client.handshake_pending());
 
     const auto hello = pattern(100, 1);

@@ -450,6 +450,9 @@ private:
     bool tls_session_established(const Botan::TLS::Session& session) override {
         info_.version = session.version().to_string();
         info_.cipher_suite = session.ciphersuite().to_string();
+        // A server learns the client's SNI name here.
+        if (ctx_->side == role::server)
+            info_.server_name = session.server_info().hostname();
         return true;
     }
 
