@@ -226,3 +226,32 @@ TEST_CASE("one context serves streams in several threads at once", "[context][th
         t.join();
     CHECK(ok == 20);
 }
+
+TEST_CASE("the default server policy refuses clients that offer only CBC, static RSA or CECPQ1", "[context][policy]") {
+    // Static RSA suites sign nothing: Botan lists them under "IMPLICIT".
+    // CECPQ1 exists only with AES-256/GCM and ChaCha20Poly1305.
+    const std::string offer =
+        GENERATE(std::string("ciphers = AES-128\nmacs = SHA-256 SHA-1\nsignature_methods = ECDSA RSA\n"),
+                 std::string("ciphers = AES-128/GCM\nkey_exchange_methods = RSA\nsignature_methods = IMPLICIT\n"),
+                 std::string("ciphers = AES-256/GCM ChaCha20Poly1305\nkey_exchange_methods = CECPQ1\n"));
+    CAPTURE(offer);
+    auto client_ctx = client_context();
+    REQUIRE(client_ctx.policy(offer));
+    connection c(client_ctx, server_context(), localhost());
+    auto e = c.handshake();
+    REQUIRE(e);
+    INFO(e->message());
+    CHECK(*e == errc::protocol);
+    CHECK(e->has_alert());
+}
+
+TEST_CASE("the default policy refuses insecure renegotiation and TLS versions before 1.2", "[context][policy]") {
+    // A client that does not support secure renegotiation (RFC 5746) or
+    // offers only TLS 1.1 is refused by the default server.
+    auto client_ctx = client_context();
+    REQUIRE(client_ctx.policy("allow_tls12 = false\nallow_tls11 = true\nallow_tls10 = true\n"));
+    connection c(client_ctx, server_context(), localhost());
+    auto e = c.handshake();
+    REQUIRE(e);
+    CHECK(*e == errc::protocol);
+}

@@ -60,6 +60,25 @@ struct pair_state {
     byte_ring ring[2];           // ring[i] carries bytes written by end i
     bool write_closed[2] = {};   // end i will write no more: its peer reads EOF when drained
     bool read_closed[2] = {};    // end i will read no more: its peer's writes fail
+    int waiters = 0;             // threads in wait(): notify only when someone listens
+
+    template <class Lock, class Ready>
+    void wait(Lock& lock, Ready ready) {
+        ++waiters;
+        changed.wait(lock, ready);
+        --waiters;
+    }
+    template <class Lock, class Ready>
+    bool wait_for(Lock& lock, std::chrono::milliseconds timeout, Ready ready) {
+        ++waiters;
+        const bool ok = changed.wait_for(lock, timeout, ready);
+        --waiters;
+        return ok;
+    }
+    void notify() {
+        if (waiters > 0)
+            changed.notify_all();
+    }
 };
 
 }  // namespace detail
@@ -109,14 +128,14 @@ public:
             std::unique_lock lock(state_->mutex);
             auto& ring = state_->ring[1 - side_];
             if constexpr (Blocking)
-                state_->changed.wait(lock, [&] { return ring.size() > 0 || state_->write_closed[1 - side_]; });
+                state_->wait(lock, [&] { return ring.size() > 0 || state_->write_closed[1 - side_]; });
             if (ring.size() == 0) {
                 if (state_->write_closed[1 - side_])
                     return 0;
                 return unexpected(would_block());
             }
             const std::size_t n = ring.pop(in);
-            state_->changed.notify_all();
+            state_->notify();
             return n;
         }
 
@@ -132,13 +151,15 @@ public:
             std::unique_lock lock(state_->mutex);
             auto& ring = state_->ring[side_];
             if constexpr (Blocking)
-                state_->changed.wait(lock, [&] { return ring.space() > 0 || state_->read_closed[1 - side_] || state_->write_closed[side_]; });
+                state_->wait(lock, [&] {
+                    return ring.space() > 0 || state_->read_closed[1 - side_] || state_->write_closed[side_];
+                });
             if (state_->read_closed[1 - side_] || state_->write_closed[side_])
                 return unexpected(std::make_error_code(std::errc::broken_pipe));
             if (ring.space() == 0)
                 return unexpected(would_block());
             const std::size_t n = ring.push(out);
-            state_->changed.notify_all();
+            state_->notify();
             return n;
         }
 
@@ -155,10 +176,10 @@ public:
                 return state_->ring[side_].space() > 0 || state_->read_closed[1 - side_] || state_->write_closed[side_];
             };
             if (timeout.count() < 0) {
-                state_->changed.wait(lock, ready);
+                state_->wait(lock, ready);
                 return true;
             }
-            return state_->changed.wait_for(lock, timeout, ready);
+            return state_->wait_for(lock, timeout, ready);
         }
 
         /** Bytes the peer wrote that this end has not read yet. */
@@ -176,7 +197,7 @@ public:
                 return;
             std::lock_guard lock(state_->mutex);
             state_->write_closed[side_] = true;
-            state_->changed.notify_all();
+            state_->notify();
         }
 
         /** Closes both directions; later calls fail with bad_file_descriptor. */
@@ -187,7 +208,7 @@ public:
                 std::lock_guard lock(state_->mutex);
                 state_->write_closed[side_] = true;
                 state_->read_closed[side_] = true;
-                state_->changed.notify_all();
+                state_->notify();
             }
             state_.reset();
         }

@@ -260,13 +260,13 @@ private:
     static constexpr std::size_t rx_size = 18432;
 
     std::optional<tls_error> check_usable(bool writing = true) const {
+        if (!failure_ && !engine_->failed() && !(writing && (engine_->local_closed() || engine_->peer_closed())))
+            [[likely]] return std::nullopt;
         if (failure_)
             return failure_;
         if (engine_->failed())
             return engine_->error();
-        if (writing && (engine_->local_closed() || engine_->peer_closed()))
-            return tls_error(errc::closed);
-        return std::nullopt;
+        return tls_error(errc::closed);
     }
 
     /** The write contract over any byte source: `record(offset, n)` yields
@@ -373,6 +373,9 @@ private:
 
     /** Moves queued ciphertext to the transport until it is empty. */
     result<void> flush() {
+        // The common case on the hot path: write-through left nothing queued.
+        if (engine_->output().empty() && !failure_ && !engine_->failed())
+            return {};
         for (auto out = engine_->output(); !out.empty(); out = engine_->output()) {
             auto n = transport_.write_some(out);
             if (!n) {

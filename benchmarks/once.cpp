@@ -1,0 +1,171 @@
+// A fixed amount of work per run, for instruction counting with callgrind,
+// which does not depend on the machine's load the way timings do:
+//
+//   valgrind --tool=callgrind --collect-atstart=no build/bench/benchmarks/tlsw_once bulk tlsw 64 16384
+//   valgrind --tool=callgrind --collect-atstart=no build/bench/benchmarks/tlsw_once handshake botan 50
+//
+// `bulk IMPL MiB WRITE_SIZE` sets up a connection exactly as tlsw_bench
+// does, runs the handshake and some warm-up writes, then makes MiB /
+// WRITE_SIZE writes of WRITE_SIZE bytes client to server (rounded down). `handshake IMPL N` runs a few warm-up
+// handshakes, then N full handshakes on new connections. IMPL is tlsw,
+// botan (raw Botan) or openssl. Callgrind collects only during the
+// measured part (a client request toggles it), so the totals of two runs
+// compare directly. Outside valgrind it just runs and prints the time.
+
+#include "alloc_count.hpp"
+#include "peers.hpp"
+
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define TLSW_BENCH_TOGGLE_COLLECT() CALLGRIND_TOGGLE_COLLECT
+#else
+#define TLSW_BENCH_TOGGLE_COLLECT() ((void)0)
+#endif
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+struct outcome {
+    double seconds = 0;
+    bench::alloc_totals allocs;
+};
+
+/** Runs `warm_up` untimed then `n` measured calls of `step`, callgrind
+    collecting only during the measured ones. */
+template <class Step>
+outcome run(std::size_t warm_up, std::size_t n, Step&& step) {
+    for (std::size_t i = 0; i < warm_up; ++i)
+        step();
+    const auto before = bench::allocations();
+    const auto start = std::chrono::steady_clock::now();
+    TLSW_BENCH_TOGGLE_COLLECT();
+    for (std::size_t i = 0; i < n; ++i)
+        step();
+    TLSW_BENCH_TOGGLE_COLLECT();
+    outcome o;
+    o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const auto after = bench::allocations();
+    o.allocs = {after.count - before.count, after.bytes - before.bytes};
+    return o;
+}
+
+int usage() {
+    std::fprintf(stderr,
+                 "usage: tlsw_once bulk tlsw|botan|openssl [MiB=64] [write_size=16384]\n"
+                 "       tlsw_once handshake tlsw|botan|openssl [count=50]\n");
+    return 2;
+}
+
+std::size_t arg(int argc, char** argv, int i, std::size_t fallback) {
+    return argc > i ? std::strtoull(argv[i], nullptr, 10) : fallback;
+}
+
+int bulk(std::string_view impl, std::size_t mib, std::size_t write_size) {
+    if (write_size == 0 || (mib << 20) < write_size)
+        return usage();
+    constexpr std::size_t warm_up = 16;
+    const std::size_t writes = (mib << 20) / write_size;
+    const auto data = bench::payload(write_size);
+    std::vector<std::byte> buffer(bench::read_buffer_size);
+    const std::size_t capacity = bench::wire_size(write_size) + 64 * 1024;
+
+    outcome o;
+    if (impl == "tlsw") {
+        const auto ctx = bench::make_tlsw_contexts();
+        bench::tlsw_pair pair(ctx, capacity);
+        pair.handshake();
+        bench::check(pair.client.info().cipher_suite == bench::botan_suite, "tlsw: unexpected suite");
+        o = run(warm_up, writes, [&] {
+            pair.send(data);
+            pair.receive(write_size, buffer);
+        });
+    } else if (impl == "botan") {
+        bench::botan_shared shared;
+        bench::botan_pair pair(shared, buffer, true);
+        pair.handshake();
+        bench::check(pair.client_side().suite == bench::botan_suite, "raw Botan: unexpected suite");
+        o = run(warm_up, writes, [&] {
+            pair.send(data);
+            pair.receive();
+        });
+        bench::check(pair.server_side().received == (writes + warm_up) * write_size, "raw Botan: bytes lost");
+    } else if (impl == "openssl") {
+        bench::openssl_contexts ctx;
+        bench::openssl_pair pair(ctx, capacity);
+        pair.handshake();
+        o = run(warm_up, writes, [&] {
+            pair.send(data);
+            pair.receive(write_size, buffer);
+        });
+    } else {
+        return usage();
+    }
+
+    const std::size_t records = writes * ((write_size + bench::max_record - 1) / bench::max_record);
+    std::printf("bulk %s: %zu B in %zu writes of %zu B (%zu records): %.3f s, %.1f MiB/s; "
+                "heap allocations (operator new + OpenSSL): %zu, %.3f per record, %zu B\n",
+                std::string(impl).c_str(), writes * write_size, writes, write_size, records, o.seconds,
+                static_cast<double>(writes * write_size) / 1048576.0 / o.seconds, o.allocs.count,
+                static_cast<double>(o.allocs.count) / static_cast<double>(records), o.allocs.bytes);
+    return 0;
+}
+
+int handshakes(std::string_view impl, std::size_t n) {
+    if (n == 0)
+        return usage();
+    constexpr std::size_t warm_up = 3;
+    constexpr std::size_t capacity = 16 * 1024;
+    outcome o;
+    if (impl == "tlsw") {
+        // As in tlsw_bench: tickets off, a new session-cache key per connection.
+        const auto ctx = bench::make_tlsw_contexts(false);
+        std::uint16_t port = 1;
+        o = run(warm_up, n, [&] {
+            bench::tlsw_pair pair(ctx, capacity, port++);
+            pair.handshake();
+            bench::check(!pair.client.info().resumed, "tlsw: a handshake resumed a session");
+        });
+    } else if (impl == "botan") {
+        bench::botan_shared shared;
+        std::vector<std::byte> buffer(1024);
+        o = run(warm_up, n, [&] {
+            bench::botan_pair pair(shared, buffer);
+            pair.handshake();
+        });
+    } else if (impl == "openssl") {
+        bench::openssl_contexts ctx;
+        ctx.sigalgs("ECDSA+SHA384");  // what Botan's server picks; tlsw_bench checks it
+        o = run(warm_up, n, [&] {
+            bench::openssl_pair pair(ctx, capacity);
+            pair.handshake();
+        });
+    } else {
+        return usage();
+    }
+    std::printf("handshake %s: %zu full handshakes: %.3f s, %.1f per second; heap allocations: %.1f per handshake\n",
+                std::string(impl).c_str(), n, o.seconds, static_cast<double>(n) / o.seconds,
+                static_cast<double>(o.allocs.count) / static_cast<double>(n));
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bench::count_openssl_allocations();
+    if (argc < 3)
+        return usage();
+    const std::string_view mode = argv[1];
+    const std::string_view impl = argv[2];
+    if (mode == "bulk")
+        return bulk(impl, arg(argc, argv, 3, 64), arg(argc, argv, 4, bench::max_record));
+    if (mode == "handshake")
+        return handshakes(impl, arg(argc, argv, 3, 50));
+    return usage();
+}
