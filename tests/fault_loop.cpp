@@ -14,7 +14,7 @@
 #include <optional>
 
 #ifndef TLSW_FAIL_LOOP_SEEDS
-#define TLSW_FAIL_LOOP_SEEDS 200
+#define TLSW_FAIL_LOOP_SEEDS 1000
 #endif
 
 using namespace tlsw_test;
