@@ -1,0 +1,335 @@
+// A TLS client in the manner of `openssl s_client -quiet`: stdin goes to the
+// server, the server's data to stdout, diagnostics to stderr.
+//
+// One thread watches both stdin and the socket with poll(): the stream is
+// nonblocking, and each call that returns want_read / want_write is
+// repeated, with the same arguments, once poll() reports that readiness.
+// A renegotiation the server starts (HelloRequest) is accepted inside
+// whichever call comes next.
+//
+//   client --ca-file ca.pem --server-name localhost 127.0.0.1 8443
+//   printf 'GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n' |
+//       client --ign-eof example.com 443
+//
+// Exit status: 0 when the server closed with close_notify, 1 on any error
+// (including a connection that ended without close_notify: truncated), 2 for
+// bad arguments.
+
+#include <tlsw/tlsw.hpp>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <poll.h>
+#include <unistd.h>
+
+namespace {
+
+constexpr const char* usage_text = R"(usage: client [options] HOST PORT
+
+Connects to HOST:PORT over TLS 1.2, verifies the server's certificate and
+name, then copies stdin to the connection and the connection to stdout.
+On stdin EOF it sends close_notify and waits for the server to close.
+
+options:
+  --ca-file FILE       trust only the CA certificates in FILE (PEM) instead of
+                       the system store (/etc/ssl/certs)
+  --server-name NAME   the name to verify and send as SNI (default: HOST)
+  --policy FILE        a Botan text policy replacing tlsw's default one
+  --alpn LIST          comma-separated protocols to offer, e.g. h2,http/1.1
+  --ign-eof            on stdin EOF, do not close: wait for the server to close
+                       (for requests the server answers and then closes; Botan 2
+                       cannot read data that arrives after our close_notify)
+  --connect-timeout S  give up connecting, and then the handshake, after S
+                       seconds each (default 10)
+  --insecure           DANGER: accept any certificate for any name; anyone on the
+                       path can then read and change the traffic
+  --help               show this text
+
+exit status: 0 after the server's close_notify; 1 on errors, including a
+connection that ended without close_notify (truncated); 2 for bad arguments.
+)";
+
+struct options {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string ca_file;
+    std::string server_name;
+    std::string policy;
+    std::vector<std::string> alpn;
+    bool ign_eof = false;
+    bool insecure = false;
+    std::chrono::seconds connect_timeout{10};
+};
+
+std::vector<std::string> split_list(std::string_view text) {
+    std::vector<std::string> items;
+    while (!text.empty()) {
+        const auto comma = text.find(',');
+        if (auto item = text.substr(0, comma); !item.empty())
+            items.emplace_back(item);
+        text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+    }
+    return items;
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size();
+}
+
+std::optional<options> parse_options(int argc, char** argv, int& status) {
+    options o;
+    std::vector<std::string_view> positional;
+    status = 2;
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        const auto value = [&]() -> std::optional<std::string_view> {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "client: %s needs a value\n", argv[i]);
+                return std::nullopt;
+            }
+            return std::string_view(argv[++i]);
+        };
+        if (arg == "--help" || arg == "-h") {
+            std::fputs(usage_text, stdout);
+            status = 0;
+            return std::nullopt;
+        } else if (arg == "--ca-file" || arg == "--server-name" || arg == "--policy" || arg == "--alpn" ||
+                   arg == "--connect-timeout") {
+            auto v = value();
+            if (!v)
+                return std::nullopt;
+            if (arg == "--ca-file") {
+                o.ca_file = *v;
+            } else if (arg == "--server-name") {
+                o.server_name = *v;
+            } else if (arg == "--policy") {
+                o.policy = *v;
+            } else if (arg == "--alpn") {
+                o.alpn = split_list(*v);
+            } else {
+                unsigned seconds = 0;
+                if (!parse_number(*v, seconds)) {
+                    std::fputs("client: --connect-timeout needs a number of seconds\n", stderr);
+                    return std::nullopt;
+                }
+                o.connect_timeout = std::chrono::seconds(seconds);
+            }
+        } else if (arg == "--ign-eof") {
+            o.ign_eof = true;
+        } else if (arg == "--insecure") {
+            o.insecure = true;
+        } else if (arg.starts_with("-") && arg.size() > 1) {
+            std::fprintf(stderr, "client: unknown option %s (see --help)\n", argv[i]);
+            return std::nullopt;
+        } else {
+            positional.push_back(arg);
+        }
+    }
+    if (positional.size() != 2 || !parse_number(positional[1], o.port) || o.port == 0) {
+        std::fputs("client: expected HOST PORT (see --help)\n", stderr);
+        return std::nullopt;
+    }
+    o.host = positional[0];
+    if (o.server_name.empty())
+        o.server_name = o.host;
+    return o;
+}
+
+using stream = tlsw::tls_stream<tlsw::nonblocking_socket>;
+
+/** Writes all of `data` to stdout (blocking: a slow reader slows us down). */
+bool write_stdout(std::span<const std::byte> data) {
+    while (!data.empty()) {
+        const ::ssize_t n = ::write(STDOUT_FILENO, data.data(), data.size());
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            std::perror("client: stdout");
+            return false;
+        }
+        data = data.subspan(static_cast<std::size_t>(n));
+    }
+    return true;
+}
+
+void print_session(const stream& tls, const char* what) {
+    const auto& info = tls.info();
+    std::fprintf(stderr, "client: %s: %s %s resumed=%s alpn=%s\n", what, info.version.c_str(),
+                 info.cipher_suite.c_str(), info.resumed ? "yes" : "no", info.alpn.empty() ? "-" : info.alpn.c_str());
+}
+
+int fail(const char* what, const tlsw::tls_error& e) {
+    std::fprintf(stderr, "client: %s: %s\n", what, e.message().c_str());
+    return 1;
+}
+
+int run(const options& opts) {
+    auto ctx = tlsw::context::client();
+    if (!opts.ca_file.empty()) {
+        ctx.use_system_trust(false);
+        if (auto r = ctx.trust_file(opts.ca_file); !r)
+            return fail(("--ca-file " + opts.ca_file).c_str(), r.error());
+    }
+    if (!opts.policy.empty()) {
+        if (auto r = ctx.policy_file(opts.policy); !r)
+            return fail(("--policy " + opts.policy).c_str(), r.error());
+    }
+    if (opts.insecure) {
+        std::fputs("client: WARNING: --insecure: the server's certificate is not verified\n", stderr);
+        ctx.danger_disable_verification();
+    }
+
+    auto socket = tlsw::nonblocking_socket::connect(opts.host, opts.port, opts.connect_timeout);
+    if (!socket) {
+        std::fprintf(stderr, "client: cannot connect to %s port %u: %s\n", opts.host.c_str(), unsigned{opts.port},
+                     socket.error().message().c_str());
+        return 1;
+    }
+    (void)socket->set_nodelay(true);
+    stream tls(ctx, std::move(*socket), {.server_name = opts.server_name, .port = opts.port, .alpn = opts.alpn});
+    const int fd = tls.transport().native_handle();
+
+    // The handshake first, so that a verification failure is reported
+    // before anything is read from stdin; bounded like the connection.
+    const auto handshake_deadline = std::chrono::steady_clock::now() + opts.connect_timeout;
+    for (;;) {
+        auto r = tls.handshake();
+        if (r)
+            break;
+        if (!r.error().retryable())
+            return fail("handshake", r.error());
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(handshake_deadline -
+                                                                       std::chrono::steady_clock::now());
+        pollfd p{fd, static_cast<short>(r.error() == tlsw::errc::want_write ? POLLOUT : POLLIN), 0};
+        const int ready = left.count() > 0 ? ::poll(&p, 1, static_cast<int>(left.count())) : 0;
+        if (ready == 0) {
+            std::fputs("client: handshake: timed out\n", stderr);
+            return 1;
+        }
+        if (ready < 0 && errno != EINTR) {
+            std::perror("client: poll");
+            return 1;
+        }
+    }
+    print_session(tls, "connected");
+    std::uint32_t handshakes = tls.info().handshakes;
+
+    std::array<std::byte, 16384> in_buffer;   // from stdin, being written
+    std::array<std::byte, 16384> out_buffer;  // from the server, to stdout
+    std::span<const std::byte> pending;       // stdin bytes a write has not finished
+    bool stdin_open = true;
+    bool closing = false;    // stdin ended: close_notify to send
+    bool close_sent = false;
+    bool write_wants_room = false;  // the write or shutdown in progress returned want_write
+
+    for (;;) {
+        // 1. Finish the write in progress: the same arguments every time.
+        write_wants_room = false;
+        if (!pending.empty()) {
+            auto n = tls.write(pending);
+            if (n)
+                pending = {};
+            else if (!n.error().retryable())
+                return fail("write", n.error());
+            else
+                write_wants_room = n.error() == tlsw::errc::want_write;
+        }
+        // 2. stdin ended and everything is written: send close_notify.
+        if (closing && !close_sent && pending.empty()) {
+            auto r = tls.shutdown();
+            if (r) {
+                close_sent = true;
+                std::fputs("client: stdin ended, sent close_notify\n", stderr);
+            } else if (!r.error().retryable()) {
+                return fail("shutdown", r.error());
+            } else {
+                write_wants_room = r.error() == tlsw::errc::want_write;
+            }
+        }
+        // 3. Read whatever the server sent, until the stream would block.
+        bool want_write = false;
+        for (;;) {
+            auto n = tls.read(out_buffer);
+            if (n) {
+                if (!write_stdout(std::span(out_buffer).first(*n)))
+                    return 1;
+                continue;
+            }
+            const auto& e = n.error();
+            if (e == tlsw::errc::want_read)
+                break;
+            if (e == tlsw::errc::want_write) {
+                want_write = true;
+                break;
+            }
+            if (e == tlsw::errc::closed) {
+                std::fputs("client: server closed the connection (close_notify)\n", stderr);
+                return 0;
+            }
+            if (e == tlsw::errc::truncated) {
+                std::fputs("client: connection truncated: the server closed without close_notify\n", stderr);
+                return 1;
+            }
+            if (close_sent && e == tlsw::errc::protocol && e.alert() == tlsw::alert::unexpected_message)
+                std::fputs("client: the server sent data after our close_notify; Botan 2 cannot read it "
+                           "(see --ign-eof)\n",
+                           stderr);
+            return fail("read", e);
+        }
+        if (tls.info().handshakes != handshakes) {
+            handshakes = tls.info().handshakes;
+            print_session(tls, "renegotiated");
+        }
+
+        // 4. Wait: for the socket always (the server may speak at any time),
+        // for stdin only when its last bytes are written (backpressure).
+        const short socket_events = static_cast<short>(POLLIN | (want_write || write_wants_room ? POLLOUT : 0));
+        pollfd fds[2] = {{fd, socket_events, 0}, {-1, POLLIN, 0}};
+        if (stdin_open && pending.empty())
+            fds[1].fd = STDIN_FILENO;
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            std::perror("client: poll");
+            return 1;
+        }
+        if (fds[1].revents != 0) {
+            // poll() said readable: this read() returns without waiting.
+            const ::ssize_t n = ::read(STDIN_FILENO, in_buffer.data(), in_buffer.size());
+            if (n > 0) {
+                pending = std::span(in_buffer).first(static_cast<std::size_t>(n));
+            } else if (n == 0 || errno != EINTR) {
+                if (n < 0)
+                    std::perror("client: stdin");
+                stdin_open = false;
+                closing = !opts.ign_eof;
+            }
+        }
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    // tlsw's sockets never raise SIGPIPE; a closed stdout could.
+    std::signal(SIGPIPE, SIG_IGN);
+    int status = 0;
+    const auto opts = parse_options(argc, argv, status);
+    if (!opts)
+        return status;
+    return run(*opts);
+}
