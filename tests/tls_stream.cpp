@@ -372,3 +372,37 @@ TEMPLATE_LIST_TEST_CASE("a gather write packs small buffers into as few records 
     CHECK(first_difference(std::span(received).first(data.size()), data) == std::string::npos);
     CHECK(first_difference(std::span(received).subspan(data.size()), big) == std::string::npos);
 }
+
+TEST_CASE("a client refuses an expired or not yet valid certificate and says which", "[tls_stream][certificate]") {
+    using namespace std::chrono_literals;
+    struct validity {
+        std::chrono::seconds not_before, not_after;
+        tlsw::certificate_reason reason;
+        tlsw::alert alert;
+    };
+    const auto v = GENERATE(validity{-48h, -24h, tlsw::certificate_reason::expired, tlsw::alert::certificate_expired},
+                            validity{24h, 48h, tlsw::certificate_reason::not_yet_valid, tlsw::alert::bad_certificate});
+    tlsw::testing::pki_options options;
+    options.not_before_offset = v.not_before;
+    options.not_after_offset = v.not_after;
+    auto pki = tlsw::testing::make_test_pki(options);
+    auto creds = tlsw::credentials::from_pem(pki.chain_pem, pki.leaf_key_pem);
+    REQUIRE(creds);
+    auto client_ctx = tlsw::context::client();
+    client_ctx.use_system_trust(false);
+    REQUIRE(client_ctx.trust(pki.ca_cert_pem));
+
+    auto [a, b] = tlsw::memory_pair::make();
+    tlsw::tls_stream<tlsw::memory_pair::end> client(client_ctx, std::move(a), localhost());
+    tlsw::tls_stream<tlsw::memory_pair::end> server(tlsw::context::server(*creds), std::move(b));
+    auto c = retry([&] { return client.handshake(); }, [&] { (void)server.handshake(); });
+    REQUIRE_FALSE(c);
+    CHECK(c.error() == errc::certificate);
+    CHECK(c.error().certificate() == v.reason);
+    CHECK(c.error().alert() == v.alert);
+    // The server hears why through the alert.
+    auto s = server.handshake();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().alert_from_peer());
+    CHECK(s.error().alert() == v.alert);
+}
