@@ -101,7 +101,9 @@ int main() {
             std::printf("client got: %.*s over %s, %s\n", static_cast<int>(*n),
                         reinterpret_cast<const char*>(buffer.data()), client.info().version.c_str(),
                         client.info().cipher_suite.c_str());
-            status = client.shutdown() ? 0 : 1;
+            // close_notify both ways: wait for the server's answer before
+            // closing the descriptor under it.
+            status = client.shutdown(tlsw::shutdown_mode::send_and_wait) ? 0 : 1;
         }
     }  // closing the client's descriptor ends the server's read if anything failed
     server_thread.join();

@@ -316,7 +316,8 @@ private:
             gather_ = std::make_unique<std::byte[]>(max_record);
         for (std::size_t done = 0; done < n; ++it, offset = 0) {
             const std::size_t part = std::min(n - done, it->size() - offset);
-            std::memcpy(gather_.get() + done, it->data() + offset, part);
+            if (part > 0)  // an empty buffer may have a null data()
+                std::memcpy(gather_.get() + done, it->data() + offset, part);
             done += part;
         }
         return {gather_.get(), n};
