@@ -192,7 +192,8 @@ public:
             return r;
         if (mode == shutdown_mode::send_and_wait) {
             while (!engine_->peer_closed()) {
-                engine_->read_plaintext(std::span(rx_.get(), rx_size));
+                while (engine_->read_plaintext(std::span(rx_.get(), rx_size)) > 0) {
+                }
                 auto n = fill({});
                 if (!n)
                     return unexpected(n.error());
@@ -382,6 +383,12 @@ private:
             if (!n) {
                 if (is_would_block(n.error()))
                     return unexpected(tls_error(errc::want_write));
+                if (engine_->peer_closed()) {
+                    // Only our close_notify reply is left, and a peer that
+                    // closed its socket right after its own cannot take it.
+                    engine_->consume_output(out.size());
+                    return unexpected(tls_error(errc::closed));
+                }
                 return unexpected(fail(tls_error::from_transport(n.error())));
             }
             if (*n == 0 || *n > out.size())
@@ -435,7 +442,11 @@ private:
             auto n = s.transport_.write_some(bytes.subspan(done));
             if (!n) {
                 // A would-block leaves the rest queued; an error is kept and
-                // surfaces when the engine call returns.
+                // surfaces when the engine call returns, unless the peer
+                // closed: then this is our close_notify reply, which a peer
+                // that already closed its socket cannot take.
+                if (s.engine_->peer_closed())
+                    return bytes.size();
                 if (!is_would_block(n.error()))
                     s.fail(tls_error::from_transport(n.error()));
                 break;

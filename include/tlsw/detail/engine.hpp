@@ -309,15 +309,22 @@ public:
 
     std::size_t plaintext_available() const noexcept { return inbox_.size() - inbox_pos_; }
 
-    /** Moves buffered plaintext into `out`; returns the count. */
+    /** Moves buffered plaintext into `out`, at most the rest of one record
+        (SSL_read_ex's rule: a read never spans records); returns the count. */
     std::size_t read_plaintext(std::span<std::byte> out) noexcept {
-        const std::size_t n = std::min(out.size(), plaintext_available());
+        if (record_ends_.empty())
+            return 0;
+        const std::size_t n = std::min(out.size(), record_ends_[record_head_] - inbox_pos_);
         if (n > 0)
             std::memcpy(out.data(), inbox_.data() + inbox_pos_, n);
         inbox_pos_ += n;
+        if (inbox_pos_ == record_ends_[record_head_])
+            ++record_head_;
         if (inbox_pos_ == inbox_.size()) {
             inbox_.clear();
             inbox_pos_ = 0;
+            record_ends_.clear();
+            record_head_ = 0;
         }
         return n;
     }
@@ -364,6 +371,13 @@ private:
             f();
         } catch (const Botan::TLS::TLS_Exception& e) {
             const auto a = static_cast<alert>(e.type());
+            if (local_closed_ && a == alert::unexpected_message) {
+                // After our close_notify Botan refuses the peer's remaining
+                // application data and cannot read its close_notify any
+                // more: the connection is over, as shutdown asked.
+                peer_closed_ = true;
+                return;
+            }
             if (cert_reason_ != certificate_reason::none)
                 fail(tls_error::from_certificate(cert_reason_, a));
             else
@@ -409,18 +423,19 @@ private:
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
         auto bytes = std::as_bytes(std::span(data, size));
-        const std::size_t n = std::min(bytes.size(), direct_.size() - direct_used_);
-        if (n > 0) {
-            std::memcpy(direct_.data() + direct_used_, bytes.data(), n);
-            direct_used_ += n;
+        // Only the first record of a feed may go to the caller directly:
+        // one read returns at most one record.
+        if (direct_used_ == 0 && !direct_.empty() && inbox_.empty()) {
+            const std::size_t n = std::min(bytes.size(), direct_.size());
+            std::memcpy(direct_.data(), bytes.data(), n);
+            direct_used_ = n;
+            direct_ = {};
             bytes = bytes.subspan(n);
         }
+        direct_ = {};
         if (!bytes.empty()) {
-            if (inbox_pos_ > 0 && inbox_pos_ == inbox_.size()) {
-                inbox_.clear();
-                inbox_pos_ = 0;
-            }
             inbox_.insert(inbox_.end(), bytes.begin(), bytes.end());
+            record_ends_.push_back(inbox_.size());
         }
     }
 
@@ -545,6 +560,8 @@ private:
 
     std::vector<std::byte> inbox_;
     std::size_t inbox_pos_ = 0;
+    std::vector<std::size_t> record_ends_;  // where each buffered record ends in inbox_
+    std::size_t record_head_ = 0;
     std::span<std::byte> direct_;
     std::size_t direct_used_ = 0;
 
