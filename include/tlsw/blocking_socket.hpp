@@ -33,7 +33,7 @@ class tcp_listener;
 
     Make one with connect(), tcp_listener::accept() or from_fd().
 */
-class blocking_socket {
+class blocking_socket : public detail::socket_base {
 public:
     /// Calls wait for the peer.
     static constexpr bool can_block = true;
@@ -115,42 +115,10 @@ public:
         return detail::send_some(fd_.get(), out, true);
     }
 
-    /** Sends FIN: the peer reads EOF after the bytes already written,
-        while this side can still read. Returns the error of shutdown(2),
-        such as not_connected, or an empty error_code. */
-    std::error_code shutdown_write() noexcept { return detail::shutdown_write(fd_.get()); }
-
-    /** Closes the descriptor now rather than at destruction. Closing a
-        closed socket does nothing. close(2) errors are not reported: the
-        descriptor is released regardless, so there is nothing to retry. */
-    void close() noexcept { fd_.reset(); }
-
-    /** Turns Nagle's algorithm off (true) or on: with it off, small writes
-        such as a TLS alert leave at once instead of waiting for an ACK.
-        Returns setsockopt(2)'s error or an empty error_code. */
-    std::error_code set_nodelay(bool on) noexcept { return detail::set_nodelay(fd_.get(), on); }
-
-    /** Gives up ownership: returns the descriptor, which the caller must
-        close, and leaves this socket closed. */
-    [[nodiscard]] int release() noexcept { return fd_.release(); }
-
-    /** The descriptor, or -1 when closed. It stays owned by the socket. */
-    int native_handle() const noexcept { return fd_.get(); }
-
-    bool is_open() const noexcept { return static_cast<bool>(fd_); }
-
-    /** The local port in host byte order, or 0 when closed. */
-    std::uint16_t local_port() const noexcept { return detail::socket_port(fd_.get(), false); }
-
-    /** The peer's port in host byte order, or 0 when closed or not connected. */
-    std::uint16_t peer_port() const noexcept { return detail::socket_port(fd_.get(), true); }
-
 private:
     friend class tcp_listener;
 
-    explicit blocking_socket(detail::unique_fd fd) noexcept : fd_(std::move(fd)) {}
-
-    detail::unique_fd fd_;
+    explicit blocking_socket(detail::unique_fd fd) noexcept : socket_base(std::move(fd)) {}
 };
 
 }  // namespace tlsw
