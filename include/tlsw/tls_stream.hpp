@@ -142,8 +142,9 @@ public:
 
     /** Reads application data into `buffer`: SSL_read_ex's contract.
 
-        Returns the count read (at least 1 for a non-empty buffer); 0 for
-        an empty buffer. Performs or completes a handshake as needed,
+        Returns the count read (at least 1 for a non-empty buffer), never
+        more than the rest of one record, so record boundaries survive; 0
+        for an empty buffer. Performs or completes a handshake as needed,
         which can write: over a nonblocking transport it can return
         want_write as well as want_read. Blocks until data arrives, the
         transport would block, or an error. Returns errc::closed after the
@@ -183,7 +184,10 @@ public:
 
         Returns once done, or want_write / want_read (repeat the call),
         or an error: truncated when the transport ends before the peer's
-        close_notify. Later writes return errc::closed. */
+        close_notify. Botan 2 cannot read past application data that
+        arrives after our close_notify (TLS 1.2 lets the peer drop it): the
+        wait then ends there as done. Later writes and reads return
+        errc::closed. */
     result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
         if (failure_)
             return unexpected(*failure_);
