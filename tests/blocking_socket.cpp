@@ -4,6 +4,8 @@
 #include <tlsw/nonblocking_socket.hpp>
 #include <tlsw/tcp_listener.hpp>
 
+#include "support/sockets.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -29,33 +31,9 @@
 #include <sys/time.h>
 
 using namespace std::chrono_literals;
+using namespace tlsw_test;
 
 namespace {
-
-std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed) {
-    std::vector<std::byte> out(size);
-    std::uint32_t x = seed * 2654435761u + 1;
-    for (auto& b : out) {
-        x = x * 1664525u + 1013904223u;
-        b = static_cast<std::byte>(x >> 24);
-    }
-    return out;
-}
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-    return std::as_bytes(std::span(s.data(), s.size()));
-}
-
-/// Writes all of `data`; returns the first error.
-std::error_code write_all(tlsw::blocking_socket& s, std::span<const std::byte> data) {
-    while (!data.empty()) {
-        auto n = s.write_some(data);
-        if (!n)
-            return n.error();
-        data = data.subspan(*n);
-    }
-    return {};
-}
 
 /// Reads until EOF; stops at the first error and stores it in `ec`.
 std::vector<std::byte> read_to_eof(tlsw::blocking_socket& s, std::error_code& ec) {
@@ -73,20 +51,6 @@ std::vector<std::byte> read_to_eof(tlsw::blocking_socket& s, std::error_code& ec
     }
 }
 
-/// Reads exactly `size` bytes, or fewer at EOF or on an error.
-std::vector<std::byte> read_exactly(tlsw::blocking_socket& s, std::size_t size) {
-    std::vector<std::byte> out(size);
-    std::size_t got = 0;
-    while (got < size) {
-        auto n = s.read_some(std::span(out).subspan(got));
-        if (!n || *n == 0)
-            break;
-        got += *n;
-    }
-    out.resize(got);
-    return out;
-}
-
 std::uint16_t bound_port(int fd) {
     ::sockaddr_in addr{};
     ::socklen_t len = sizeof addr;
@@ -94,49 +58,6 @@ std::uint16_t bound_port(int fd) {
         return 0;
     return ntohs(addr.sin_port);
 }
-
-struct connected {
-    tlsw::blocking_socket client;
-    tlsw::blocking_socket server;
-};
-
-/// A client and the server socket it is connected to, over loopback.
-connected connect_pair(std::string_view address = "127.0.0.1") {
-    auto listener = tlsw::tcp_listener::listen(address);
-    REQUIRE(listener);
-    auto client = tlsw::blocking_socket::connect(address, listener->port());
-    REQUIRE(client);
-    auto server = listener->accept();
-    REQUIRE(server);
-    return {std::move(*client), std::move(*server)};
-}
-
-/// Restores SIGPIPE's default action (terminate) and unblocks it for the
-/// test's lifetime, so a write that raised it would kill the test run
-/// instead of passing unnoticed under an inherited SIG_IGN.
-class sigpipe_kills {
-public:
-    sigpipe_kills() {
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        ::sigaction(SIGPIPE, &dfl, &old_action_);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        ::pthread_sigmask(SIG_UNBLOCK, &set, &old_mask_);
-    }
-    ~sigpipe_kills() {
-        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-        ::sigaction(SIGPIPE, &old_action_, nullptr);
-    }
-    sigpipe_kills(const sigpipe_kills&) = delete;
-    sigpipe_kills& operator=(const sigpipe_kills&) = delete;
-
-private:
-    struct sigaction old_action_ {};
-    sigset_t old_mask_{};
-};
 
 }  // namespace
 
@@ -281,8 +202,8 @@ TEST_CASE("resolver errors keep getaddrinfo's text and compare to portable condi
 }
 
 TEST_CASE("a blocking socket carries 1 MiB each way, in order", "[socket][blocking][io]") {
-    auto pair = connect_pair();
-    const auto sent = pattern(1 << 20, 1);
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    const auto sent = socket_pattern(1 << 20, 1);
 
     // The server echoes every byte back and ends its direction at EOF; the
     // client writes from one thread and reads from another, as TCP allows.
@@ -327,7 +248,7 @@ TEST_CASE("a blocking socket carries 1 MiB each way, in order", "[socket][blocki
 }
 
 TEST_CASE("read_some returns 0 at EOF after the peer closes, and again after that", "[socket][blocking][io]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     REQUIRE(write_all(pair.server, bytes_of("last words")) == std::error_code());
     pair.server.close();
     CHECK_FALSE(pair.server.is_open());
@@ -344,7 +265,7 @@ TEST_CASE("read_some returns 0 at EOF after the peer closes, and again after tha
 }
 
 TEST_CASE("shutdown_write ends one direction while the other stays open", "[socket][blocking][io]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     REQUIRE(write_all(pair.client, bytes_of("ping")) == std::error_code());
     REQUIRE_FALSE(pair.client.shutdown_write());
 
@@ -360,12 +281,12 @@ TEST_CASE("shutdown_write ends one direction while the other stays open", "[sock
 TEST_CASE("writing after the peer closed fails with broken_pipe or connection_reset, without SIGPIPE",
           "[socket][blocking][io][sigpipe]") {
     sigpipe_kills guard;
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     pair.server.close();
 
     // The first writes may still be accepted: the peer's RST has to come
     // back before the kernel knows.
-    const auto chunk = pattern(4096, 2);
+    const auto chunk = socket_pattern(4096, 2);
     std::error_code ec;
     for (int i = 0; i < 2000 && !ec; ++i) {
         auto n = pair.client.write_some(chunk);
@@ -385,7 +306,7 @@ TEST_CASE("writing after the peer closed fails with broken_pipe or connection_re
 }
 
 TEST_CASE("a moved-from blocking_socket is closed and the target owns the descriptor", "[socket][blocking]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     const int fd = pair.client.native_handle();
     REQUIRE(fd >= 0);
 
@@ -439,7 +360,7 @@ TEST_CASE("from_fd adopts a descriptor and makes it blocking", "[socket][blockin
 }
 
 TEST_CASE("set_nodelay turns TCP_NODELAY on and off", "[socket][blocking]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     auto nodelay = [&] {
         int value = -1;
         ::socklen_t len = sizeof value;
@@ -459,7 +380,7 @@ TEST_CASE("set_nodelay turns TCP_NODELAY on and off", "[socket][blocking]") {
 }
 
 TEST_CASE("empty reads and writes return 0 without touching the socket", "[socket][blocking][io]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     auto r = pair.client.read_some(std::span<std::byte>());
     REQUIRE(r);
     CHECK(*r == 0);
@@ -471,7 +392,7 @@ TEST_CASE("empty reads and writes return 0 without touching the socket", "[socke
 TEST_CASE("a receive timeout set by the user surfaces as timed_out, never as would_block", "[socket][blocking][io]") {
     // A blocking transport promises never to return would_block(); EAGAIN
     // from SO_RCVTIMEO must not break that promise.
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::blocking_socket>();
     ::timeval tv{};
     tv.tv_usec = 20000;
     REQUIRE(::setsockopt(pair.client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);

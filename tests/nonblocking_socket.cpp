@@ -4,6 +4,8 @@
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/tcp_listener.hpp>
 
+#include "support/sockets.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -26,24 +28,11 @@
 #include <sys/socket.h>
 
 using namespace std::chrono_literals;
+using namespace tlsw_test;
 
 namespace {
 
 using tlsw::readiness;
-
-std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed) {
-    std::vector<std::byte> out(size);
-    std::uint32_t x = seed * 2654435761u + 1;
-    for (auto& b : out) {
-        x = x * 1664525u + 1013904223u;
-        b = static_cast<std::byte>(x >> 24);
-    }
-    return out;
-}
-
-std::span<const std::byte> bytes_of(std::string_view s) {
-    return std::as_bytes(std::span(s.data(), s.size()));
-}
 
 bool would_block(const tlsw::io_result& r) {
     return !r && r.error() == std::errc::operation_would_block;
@@ -87,70 +76,6 @@ std::vector<std::byte> read_to_eof(tlsw::nonblocking_socket& s, std::error_code&
         }
     }
 }
-
-std::error_code write_all(tlsw::blocking_socket& s, std::span<const std::byte> data) {
-    while (!data.empty()) {
-        auto n = s.write_some(data);
-        if (!n)
-            return n.error();
-        data = data.subspan(*n);
-    }
-    return {};
-}
-
-std::vector<std::byte> read_exactly(tlsw::blocking_socket& s, std::size_t size) {
-    std::vector<std::byte> out(size);
-    std::size_t got = 0;
-    while (got < size) {
-        auto n = s.read_some(std::span(out).subspan(got));
-        if (!n || *n == 0)
-            break;
-        got += *n;
-    }
-    out.resize(got);
-    return out;
-}
-
-/// A nonblocking client and the blocking server socket it is connected to.
-struct connected {
-    tlsw::nonblocking_socket client;
-    tlsw::blocking_socket server;
-};
-
-connected connect_pair(std::string_view address = "127.0.0.1") {
-    auto listener = tlsw::tcp_listener::listen(address);
-    REQUIRE(listener);
-    auto client = tlsw::nonblocking_socket::connect(address, listener->port());
-    REQUIRE(client);
-    auto server = listener->accept();
-    REQUIRE(server);
-    return {std::move(*client), std::move(*server)};
-}
-
-/// See tests/blocking_socket.cpp: makes a stray SIGPIPE fatal for the test.
-class sigpipe_kills {
-public:
-    sigpipe_kills() {
-        struct sigaction dfl {};
-        dfl.sa_handler = SIG_DFL;
-        sigemptyset(&dfl.sa_mask);
-        ::sigaction(SIGPIPE, &dfl, &old_action_);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGPIPE);
-        ::pthread_sigmask(SIG_UNBLOCK, &set, &old_mask_);
-    }
-    ~sigpipe_kills() {
-        ::pthread_sigmask(SIG_SETMASK, &old_mask_, nullptr);
-        ::sigaction(SIGPIPE, &old_action_, nullptr);
-    }
-    sigpipe_kills(const sigpipe_kills&) = delete;
-    sigpipe_kills& operator=(const sigpipe_kills&) = delete;
-
-private:
-    struct sigaction old_action_ {};
-    sigset_t old_mask_{};
-};
 
 }  // namespace
 
@@ -226,7 +151,7 @@ TEST_CASE("nonblocking connect to a port nobody listens on is refused", "[socket
 
 TEST_CASE("read_some returns would_block with no data, and wait reports when data arrives",
           "[socket][nonblocking][io][wait]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
     std::array<std::byte, 16> buf;
 
     auto r = pair.client.read_some(buf);
@@ -246,13 +171,13 @@ TEST_CASE("read_some returns would_block with no data, and wait reports when dat
 
 TEST_CASE("write_some returns would_block once the kernel buffers are full, and wait reports room again",
           "[socket][nonblocking][io][wait]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
     // Small buffers make the fill quick; the kernel rounds them up.
     const int small = 16 * 1024;
     ::setsockopt(pair.client.native_handle(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     ::setsockopt(pair.server.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
 
-    const auto chunk = pattern(64 * 1024, 3);
+    const auto chunk = socket_pattern(64 * 1024, 3);
     std::vector<std::byte> sent;
     tlsw::io_result last = 0;
     // The cap only stops a broken socket from looping forever.
@@ -279,8 +204,8 @@ TEST_CASE("write_some returns would_block once the kernel buffers are full, and 
 }
 
 TEST_CASE("a nonblocking socket carries 1 MiB each way, in order, from one thread", "[socket][nonblocking][io]") {
-    auto pair = connect_pair();
-    const auto sent = pattern(1 << 20, 4);
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
+    const auto sent = socket_pattern(1 << 20, 4);
 
     // The blocking server echoes everything and ends its direction at EOF.
     std::size_t echoed = 0;
@@ -354,9 +279,9 @@ TEST_CASE("a nonblocking socket carries 1 MiB each way, in order, from one threa
 }
 
 TEST_CASE("a nonblocking socket writes 1 MiB and reads 1 MiB back using wait", "[socket][nonblocking][io][wait]") {
-    auto pair = connect_pair();
-    const auto up = pattern(1 << 20, 5);
-    const auto down = pattern(1 << 20, 6);
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
+    const auto up = socket_pattern(1 << 20, 5);
+    const auto down = socket_pattern(1 << 20, 6);
 
     std::vector<std::byte> server_got;
     std::error_code server_error;
@@ -381,7 +306,7 @@ TEST_CASE("a nonblocking socket writes 1 MiB and reads 1 MiB back using wait", "
 }
 
 TEST_CASE("a nonblocking read returns 0 at EOF after the peer closes", "[socket][nonblocking][io]") {
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
     REQUIRE(write_all(pair.server, bytes_of("bye")) == std::error_code());
     pair.server.close();
 
@@ -399,10 +324,10 @@ TEST_CASE("a nonblocking read returns 0 at EOF after the peer closes", "[socket]
 
 TEST_CASE("a nonblocking write after the peer closed fails without SIGPIPE", "[socket][nonblocking][io][sigpipe]") {
     sigpipe_kills guard;
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
     pair.server.close();
 
-    const auto chunk = pattern(4096, 7);
+    const auto chunk = socket_pattern(4096, 7);
     std::error_code ec;
     for (int i = 0; i < 2000 && !ec; ++i) {
         auto n = pair.client.write_some(chunk);
@@ -482,7 +407,7 @@ TEST_CASE("a closed nonblocking_socket fails its calls and wait does not hang", 
     CHECK(closed.wait(readiness::readable, -1ms));
     CHECK(closed.wait(readiness::writable, -1ms));
 
-    auto pair = connect_pair();
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
     const int fd = pair.client.native_handle();
     tlsw::nonblocking_socket moved = std::move(pair.client);
     CHECK(moved.native_handle() == fd);
