@@ -197,58 +197,11 @@ private:
 
 // ---- raw Botan -------------------------------------------------------------------
 
-/** The policy tlsw's detail::default_policy is, written out for a raw
-    Botan user: AES-GCM first where AES-NI and PCLMUL exist, AEAD only,
-    ECDHE only, X25519 then P-256, TLS 1.2 only. */
-class botan_policy final : public Botan::TLS::Policy {
-public:
-    explicit botan_policy(bool session_tickets) : tickets_(session_tickets) {}
-
-    std::vector<std::string> allowed_ciphers() const override {
-        if (has_aes_instructions())
-            return {"AES-128/GCM", "AES-256/GCM", "ChaCha20Poly1305"};
-        return {"ChaCha20Poly1305", "AES-128/GCM", "AES-256/GCM"};
-    }
-    std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
-    std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
-    std::vector<std::string> allowed_signature_methods() const override { return {"ECDSA", "RSA"}; }
-    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
-        return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
-    }
-    bool allow_tls10() const override { return false; }
-    bool allow_tls11() const override { return false; }
-    bool allow_insecure_renegotiation() const override { return false; }
-    bool allow_server_initiated_renegotiation() const override { return true; }
-    bool allow_client_initiated_renegotiation() const override { return false; }
-    std::uint32_t session_ticket_lifetime() const override { return tickets_ ? 86400 : 0; }
-    bool require_cert_revocation_info() const override { return false; }
-
-private:
-    static bool has_aes_instructions() noexcept {
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-        return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
-#elif defined(__aarch64__) && defined(__ARM_FEATURE_CRYPTO)
-        return true;
-#else
-        return false;
-#endif
-    }
-
-    bool tickets_;
-};
-
 /** The server's chain and key, the client's trust: the same test PKI. */
 class botan_credentials final : public Botan::Credentials_Manager {
 public:
     botan_credentials() {
-        Botan::DataSource_Memory chain(pki().pem.chain_pem);
-        while (!chain.end_of_data()) {
-            try {
-                chain_.emplace_back(chain);
-            } catch (const Botan::Exception&) {
-                break;
-            }
-        }
+        chain_ = tlsw::detail::parse_certificates(pki().pem.chain_pem);
         Botan::DataSource_Memory key(pki().pem.leaf_key_pem);
         key_ = Botan::PKCS8::load_key(key);
         Botan::DataSource_Memory ca(pki().pem.ca_cert_pem);
@@ -283,10 +236,13 @@ private:
 
 /** What raw-Botan connections share, as a tlsw context would. */
 struct botan_shared {
-    explicit botan_shared(bool session_tickets = false) : policy(session_tickets) {}
+    explicit botan_shared(bool session_tickets = false)
+        : policy({.allow_client_renegotiation = false, .require_client_certificate = false,
+                  .session_tickets = session_tickets}) {}
 
     botan_credentials creds;
-    botan_policy policy;
+    // tlsw's own default policy, so that both sides negotiate alike.
+    tlsw::detail::default_policy policy;
     Botan::TLS::Session_Manager_Noop sessions;  // nothing cached, nothing resumed
 };
 
