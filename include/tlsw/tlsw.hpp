@@ -5,6 +5,7 @@
 
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/compat.hpp>
+#include <tlsw/config_error.hpp>
 #include <tlsw/context.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/error.hpp>
