@@ -40,7 +40,7 @@ public:
     static context server(credentials creds) {
         auto state = detail::make_context_state(detail::role::server);
         state->creds = creds.data();
-        state->ticket_key = Botan::SymmetricKey(Botan::system_rng(), 32);
+        state->ticket_key = Botan::SymmetricKey(detail::rng(), 32);
         return context(std::move(state));
     }
 
@@ -103,7 +103,7 @@ public:
         if (!on)
             state_->ticket_key = Botan::SymmetricKey();
         else if (state_->side == detail::role::server && state_->ticket_key.length() == 0)
-            state_->ticket_key = Botan::SymmetricKey(Botan::system_rng(), 32);
+            state_->ticket_key = Botan::SymmetricKey(detail::rng(), 32);
         return *this;
     }
 

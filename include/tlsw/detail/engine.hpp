@@ -11,7 +11,7 @@
 #include <botan/certstor.h>
 #include <botan/certstor_system.h>
 #include <botan/credentials_manager.h>
-#include <botan/system_rng.h>
+#include <tlsw/detail/rng.hpp>
 #include <botan/tls_client.h>
 #include <botan/tls_exceptn.h>
 #include <botan/tls_handshake_msg.h>
@@ -157,7 +157,7 @@ inline std::shared_ptr<context_state> make_context_state(role side) {
     auto state = std::make_shared<context_state>();
     state->side = side;
     state->policy = std::make_shared<default_policy>(state->settings);
-    state->sessions = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(Botan::system_rng());
+    state->sessions = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(rng());
     return state;
 }
 
@@ -242,7 +242,7 @@ public:
                     return;
                 }
                 channel_ = std::make_unique<Botan::TLS::Client>(
-                    callbacks, *ctx_->sessions, creds_, ctx_->tls_policy(), Botan::system_rng(),
+                    callbacks, *ctx_->sessions, creds_, ctx_->tls_policy(), rng(),
                     Botan::TLS::Server_Information(server_name, port), Botan::TLS::Protocol_Version::TLS_V12,
                     alpn, 0);
             } else {
@@ -252,7 +252,7 @@ public:
                     policy = own_policy_.get();
                 }
                 channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, *policy,
-                                                                Botan::system_rng(), false, 0);
+                                                                rng(), false, 0);
             }
         });
     }
