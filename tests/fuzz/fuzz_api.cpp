@@ -51,6 +51,10 @@ enum class op : unsigned {
     count,
 };
 
+constexpr const char* op_names[] = {"write_new", "gather_new", "retry_same", "retry_moved", "retry_shorter",
+                                   "retry_longer", "read", "handshake", "renegotiate", "shutdown_send",
+                                   "shutdown_wait", "empty_write", "heal"};
+
 struct cursor {
     std::span<const std::uint8_t> in;
     std::uint8_t byte() {
@@ -94,8 +98,8 @@ struct write_call {
 
 template <class Stream>
 struct side {
+    explicit side(Stream& stream) : s(stream) {}
     Stream& s;
-    const char* name;
     std::vector<std::byte> completed;     // what this side's successful writes reported, in order
     std::shared_ptr<write_call> pending;  // the write that returned want_*: what a repeat must match
     std::vector<std::byte> ghost;         // a failed write's data: a prefix of it may have gone out
@@ -125,8 +129,11 @@ public:
             const std::uint8_t code = in_.byte();
             auto& me = (code & 1) ? s_ : c_;
             auto& peer = (code & 1) ? c_ : s_;
-            step(me, peer, static_cast<op>((code >> 1) % unsigned(op::count)));
+            const auto o = static_cast<op>((code >> 1) % unsigned(op::count));
+            tlsw_fuzz::trace("%s %s\n", (code & 1) ? "server" : "client", op_names[unsigned(o)]);
+            step(me, peer, o);
         }
+        tlsw_fuzz::trace("drain\n");
         drain();
     }
 
@@ -250,6 +257,7 @@ private:
 
     template <class R>
     void after(side<stream>& me, const R& r, bool was_fatal, const char* what) {
+        tlsw_fuzz::trace("  %s\n", r ? "ok" : r.error().message().c_str());
         if (was_fatal)
             FUZZ_CHECK(!r, what);
         if (!r && tlsw_fuzz::is_fatal(r.error()))
@@ -273,6 +281,8 @@ private:
         const bool must_reject = had && arrived > 0 && ((fixed && !same_identity) || call->len < arrived);
 
         auto r = call->gather ? me.s.write(call->pieces) : me.s.write(call->data());
+        tlsw_fuzz::trace("  write %zu bytes%s: %s\n", call->len, call->gather ? " (gather)" : "",
+                         r ? std::to_string(*r).c_str() : r.error().message().c_str());
 
         if (was_fatal)
             FUZZ_CHECK(!r, "write() succeeded after a fatal error");
@@ -320,6 +330,7 @@ private:
         const bool was_fatal = me.fatal;
         const bool was_closed = me.read_closed;
         auto r = me.s.read(into);
+        tlsw_fuzz::trace("  read %zu: %s\n", size, r ? std::to_string(*r).c_str() : r.error().message().c_str());
         tlsw_fuzz::check_read(me.s, r, size);
         if (!r) {
             if (r.error() == errc::closed)
@@ -352,27 +363,34 @@ private:
     void drain() {
         client_.transport().heal();
         server_.transport().heal();
+        // Progress is bytes through either transport; a round without any
+        // is idle, and a few idle rounds in a row mean the pair is drained.
+        auto moved = [&] {
+            const auto& a = client_.transport().counters();
+            const auto& b = server_.transport().counters();
+            return a.bytes_read + a.bytes_written + b.bytes_read + b.bytes_written;
+        };
         int idle = 0;
-        for (int round = 0; round < 2000 && idle < 32; ++round) {
-            bool progress = false;
+        for (int round = 0; round < 20000 && idle < 8; ++round) {
+            const auto before = moved();
             for (auto* p : {&c_, &s_}) {
                 auto& me = *p;
                 auto& peer = p == &c_ ? s_ : c_;
-                if (me.pending && !me.fatal) {
-                    const std::size_t before = me.completed.size();
+                if (me.pending && !me.fatal)
                     write(me, peer, me.pending);
-                    progress |= me.completed.size() != before || !me.pending;
-                }
                 if (!me.fatal && !me.read_closed)
-                    progress |= read(me, peer, 20000);
+                    read(me, peer, 20000);
             }
-            idle = progress ? 0 : idle + 1;
+            idle = moved() != before ? 0 : idle + 1;
         }
         check_arrived(c_, s_);
         check_arrived(s_, c_);
     }
 
     void check_arrived(side<stream>& reader, side<stream>& writer) {
+        tlsw_fuzz::trace("arrived %zu of %zu reported (reader: fatal %d shut %d closed %d, writer: fatal %d shut %d)\n",
+                         reader.received.size(), writer.completed.size(), reader.fatal, reader.shut,
+                         reader.read_closed, writer.fatal, writer.shut);
         if (reader.fatal || writer.fatal || reader.shut)
             return;
         FUZZ_CHECK(reader.received.size() >= writer.completed.size(),
@@ -384,8 +402,8 @@ private:
     std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends_;
     stream client_;
     stream server_;
-    side<stream> c_{client_, "client"};
-    side<stream> s_{server_, "server"};
+    side<stream> c_{client_};
+    side<stream> s_{server_};
     cursor in_;
     std::vector<std::shared_ptr<write_call>> keep_;
     std::vector<std::byte> buf_;

@@ -106,7 +106,11 @@ lOgsgs/4bHpchnqFOK68uufFabxBCpXzOPymy8LmY8+sbDHvdWmvf+sP
 template <class... Args>
 void trace(const char* format, Args... args) {
     static const bool on = std::getenv("TLSW_FUZZ_TRACE") != nullptr;
-    if (on)
+    if (!on)
+        return;
+    if constexpr (sizeof...(Args) == 0)
+        std::fputs(format, stderr);
+    else
         std::fprintf(stderr, format, args...);
 }
 
@@ -342,6 +346,8 @@ void play_side(Stream& s, bool client, Wait&& wait) {
         std::size_t sent = 0;
         while (sent < request.size()) {
             auto n = call([&] { return s.write(std::span(request).subspan(sent)); });
+            if (!n && n.error() == tlsw::errc::closed)
+                break;  // the peer's close_notify already came in: read what preceded it
             if (!n)
                 return stop(n.error());
             FUZZ_CHECK(*n > 0 && *n <= request.size() - sent, "write() returned a count outside the data");

@@ -4,22 +4,34 @@
 # 1. every input saved in REGRESSIONS_DIR (bugs found before) runs once;
 # 2. a fresh run of RUNS inputs from a seed corpus recorded now, with a
 #    fixed libFuzzer seed, so that every CI run tries the same inputs.
-# New inputs go to a temporary directory that is removed afterwards.
-set -euo pipefail
+# New inputs and crash files go to a temporary directory, removed at the
+# end; a failure prints libFuzzer's report, which names the input.
+set -uo pipefail
 exe=$1 name=$2 make_seeds=$3 regressions=$4 runs=$5
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+status=0
 shopt -s nullglob
 saved=("$regressions"/*)
 if ((${#saved[@]})); then
   echo "== $name: ${#saved[@]} regression input(s)"
-  "$exe" -runs=1 "${saved[@]}"
+  "$exe" -runs=1 "${saved[@]}" >"$work/regressions.log" 2>&1 || {
+    status=1
+    cat "$work/regressions.log"
+  }
 fi
 
-"$make_seeds" "$work/seeds" >/dev/null
+"$make_seeds" "$work/seeds" >/dev/null || exit 1
 mkdir "$work/new"
 echo "== $name: $runs fresh inputs from $(ls "$work/seeds/$name" | wc -l) seeds"
-"$exe" -seed=1 -runs="$runs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
-  "$work/new" "$work/seeds/$name" 2>&1 | grep -v '^#[0-9]*.*\(NEW\|REDUCE\|pulse\)' || true
-test "${PIPESTATUS[0]}" -eq 0
+if ! "$exe" -seed=1 -runs="$runs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+  -artifact_prefix="$work/" "$work/new" "$work/seeds/$name" >"$work/fuzz.log" 2>&1; then
+  status=1
+  cat "$work/fuzz.log"
+else
+  grep -E '^#[0-9]+ +DONE|^stat::' "$work/fuzz.log"
+fi
+exit $status
