@@ -102,7 +102,10 @@ struct side {
     Stream& s;
     std::vector<std::byte> completed;     // what this side's successful writes reported, in order
     std::shared_ptr<write_call> pending;  // the write that returned want_*: what a repeat must match
-    std::vector<std::byte> ghost;         // a failed write's data: a prefix of it may have gone out
+    // After a write failed for good: the data of which a prefix may still
+    // go out (bytes the stream had committed) - that call's, or the pending
+    // write's when the failing call was another buffer.
+    std::vector<std::vector<std::byte>> ghosts;
     std::vector<std::byte> received;      // what this side's reads returned
     bool fatal = false;
     bool read_closed = false;   // read() returned closed
@@ -314,7 +317,10 @@ private:
             me.pending = call;
             return false;
         }
-        me.ghost.assign(call->storage.begin(), call->storage.begin() + std::ptrdiff_t(call->len));
+        me.ghosts.clear();
+        me.ghosts.emplace_back(call->storage.begin(), call->storage.begin() + std::ptrdiff_t(call->len));
+        if (had && had != call)
+            me.ghosts.emplace_back(had->storage.begin(), had->storage.begin() + std::ptrdiff_t(had_len));
         me.pending.reset();
         if (tlsw_fuzz::is_fatal(r.error()))
             me.fatal = true;
@@ -342,17 +348,24 @@ private:
         FUZZ_CHECK(!was_fatal, size > 0 ? "read() returned data after a fatal error"
                                         : "read() of an empty buffer succeeded after a fatal error");
         FUZZ_CHECK(!was_closed, "read() succeeded after it returned closed");
-        // The stream the peer sent: its completed writes, then the pending
-        // (or failed) write of which a prefix may be out.
-        const std::vector<std::byte>& tail = peer.pending ? peer.pending->storage : peer.ghost;
-        const std::size_t tail_len = peer.pending ? peer.pending->len : peer.ghost.size();
-        for (std::size_t i = 0; i < *r; ++i) {
-            const std::size_t at = me.received.size() + i;
-            FUZZ_CHECK(at < peer.completed.size() + tail_len, "read() returned bytes the peer never wrote");
-            const std::byte want = at < peer.completed.size() ? peer.completed[at] : tail[at - peer.completed.size()];
-            FUZZ_CHECK(into[i] == want, "read() returned bytes out of order, twice, or not the ones written");
-        }
+        // The stream the peer sent: its completed writes, then a prefix of
+        // its pending write (or of a failed write's data).
+        const std::size_t start = me.received.size();
         me.received.insert(me.received.end(), into.begin(), into.begin() + std::ptrdiff_t(*r));
+        const std::size_t done = peer.completed.size();
+        for (std::size_t at = start; at < std::min(done, me.received.size()); ++at)
+            FUZZ_CHECK(me.received[at] == peer.completed[at],
+                       "read() returned bytes out of order, twice, or not the ones written");
+        if (me.received.size() > done) {
+            const std::span<const std::byte> beyond = std::span<const std::byte>(me.received).subspan(done);
+            auto continues = [&](std::span<const std::byte> data) {
+                return beyond.size() <= data.size() && std::equal(beyond.begin(), beyond.end(), data.begin());
+            };
+            bool ok = peer.pending && continues(peer.pending->data());
+            for (const auto& g : peer.ghosts)
+                ok = ok || (!peer.pending && continues(g));
+            FUZZ_CHECK(ok, "read() returned bytes no write sent (out of order, twice, or never written)");
+        }
         return *r > 0;
     }
 
@@ -391,10 +404,17 @@ private:
         tlsw_fuzz::trace("arrived %zu of %zu reported (reader: fatal %d shut %d closed %d, writer: fatal %d shut %d)\n",
                          reader.received.size(), writer.completed.size(), reader.fatal, reader.shut,
                          reader.read_closed, writer.fatal, writer.shut);
-        if (reader.fatal || writer.fatal || reader.shut)
+        if (reader.fatal || writer.fatal || reader.shut || reader.received.size() >= writer.completed.size())
             return;
-        FUZZ_CHECK(reader.received.size() >= writer.completed.size(),
-                   "bytes a successful write reported never arrived (both sides healthy, transports healed)");
+        // Both sides stuck on want_write, each waiting for the other to read
+        // (issue 8 item 4), or bytes lost some other way.
+        std::byte none[1];
+        auto r = reader.s.read(std::span(none, 1));
+        const bool deadlock = !r && r.error() == errc::want_write && reader.s.transport().next().available() > 0;
+        FUZZ_CHECK(!deadlock, "full-duplex deadlock: read() returns want_write while the peer's bytes wait, so "
+                              "bytes a successful write reported never arrive");
+        violation("bytes a successful write reported never arrived (both sides healthy, transports healed)",
+                  __FILE__, __LINE__);
     }
 
     tlsw::context sctx_;
