@@ -183,7 +183,7 @@ bool connection::turn() {
         if (r.error().retryable())
             return wait_for(r.error());
         if (r.error() == tlsw::errc::closed || r.error() == tlsw::errc::truncated)
-            return end("done");
+            return end(close_reason_.c_str());
         return end_with_error(r.error(), "after close_notify");
     }
     }
@@ -213,8 +213,10 @@ bool connection::open_turn() {
         // Requests that waited behind this response start their clock now.
         if (!in_.empty() && mode_ == mode::http)
             request_started_ = clock_type::now();
-        if (close_after_ || stopping_)
-            start_close();
+        if (stopping_)
+            start_close("server stopping");
+        else if (close_after_)
+            start_close(close_reason_);
         return go;
     };
 
@@ -227,7 +229,7 @@ bool connection::open_turn() {
         return true;
     }
     if (stopping_) {
-        start_close();
+        start_close("server stopping");
         more_ = true;
         return true;
     }
@@ -300,8 +302,10 @@ void connection::echo(std::string_view data) {
     // A line "quit" (also "quit\r") ends the conversation once echoed.
     for (char c : data) {
         if (c == '\n') {
-            if (line_ == "quit" || line_ == "quit\r")
+            if (line_ == "quit" || line_ == "quit\r") {
                 close_after_ = true;
+                close_reason_ = "quit";
+            }
             line_.clear();
         } else if (line_.size() < 6) {
             line_ += c;
@@ -323,6 +327,7 @@ bool connection::answer_one() {
         ++stats_.requests;
         ++stats_.bad_requests;
         log("bad request (%s): 400", parsed.why);
+        close_reason_ = "bad request";
         respond(http::response(400, "Bad Request", std::string(parsed.why) + "\n", false), false);
         in_.clear();
         return true;
@@ -333,6 +338,7 @@ bool connection::answer_one() {
         ++stats_.requests;
         ++stats_.bad_requests;
         log("\"%s\" %d", line.c_str(), status);
+        close_reason_ = "refused request";
         respond(http::response(status, reason, body, false), false);
         in_.clear();
         return true;
@@ -368,6 +374,8 @@ bool connection::answer_one() {
     request_started_.reset();
     if (!in_.empty())
         request_started_ = clock_type::now();  // the next request, pipelined
+    if (!req.keep_alive)
+        close_reason_ = "request without keep-alive answered";
     respond(std::move(response), req.keep_alive);
     return true;
 }
@@ -382,7 +390,8 @@ void connection::respond(std::string response, bool keep_alive) {
     }
 }
 
-void connection::start_close() {
+void connection::start_close(std::string reason) {
+    close_reason_ = std::move(reason);
     phase_ = phase::closing;
     linger_until_ = clock_type::now() + config_.linger_timeout;
     in_.clear();
@@ -405,7 +414,7 @@ bool connection::expire() {
         std::snprintf(reason, sizeof reason, "handshake timeout (%llds)", seconds(config_.handshake_timeout));
         return end(reason);
     case phase::closing:
-    case phase::lingering: return end("the client did not take our close_notify in time");
+    case phase::lingering: return end((close_reason_ + "; no close_notify back in time").c_str());
     case phase::open: break;
     }
     ++stats_.timeouts;
@@ -418,13 +427,19 @@ bool connection::expire() {
         in_.clear();
         request_started_.reset();
         respond(http::response(408, "Request Timeout", "request timeout\n", false), false);
+        close_reason_ = reason;
         more_ = true;
         return true;
     }
-    if (close_after_ && !out_.empty())
-        return end("the client did not read our last response in time");
+    if (!out_.empty())
+        return end(close_after_ ? "the client did not read our last response in time"
+                                : "idle timeout (the client reads nothing)");
+    // Idle between requests: a close_notify, so that the client can tell
+    // this close from an attack on the connection.
     std::snprintf(reason, sizeof reason, "idle timeout (%llds)", seconds(config_.idle_timeout));
-    return end(reason);
+    start_close(reason);
+    more_ = true;
+    return true;
 }
 
 bool connection::stop() {
@@ -433,7 +448,7 @@ bool connection::stop() {
     case phase::handshake: return end("server stopping");
     case phase::open:
         if (out_.empty())
-            start_close();
+            start_close("server stopping");
         more_ = true;
         return true;
     case phase::closing:

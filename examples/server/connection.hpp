@@ -106,7 +106,7 @@ private:
         the input holds none yet. */
     bool answer_one();
     void respond(std::string response, bool keep_alive);
-    void start_close();
+    void start_close(std::string reason);
     void release_buffers();
 
     unsigned id_;
@@ -118,6 +118,7 @@ private:
     std::string in_;   // plaintext received and not answered yet
     std::string out_;  // the response being written: one write, one record
     std::string line_; // echo: the start of the current line, to see "quit"
+    std::string close_reason_ = "done";  // why we sent close_notify, for the last log line
 
     clock_type::time_point accepted_;
     clock_type::time_point last_progress_;
