@@ -357,7 +357,11 @@ int run(const options& opts) {
     std::optional<clock_type::time_point> stop_deadline;
     const bool quiet = opts.connection.quiet;
 
-    const auto finish = [&](std::list<example::connection>::iterator it) { connections.erase(it); };
+    bool trim_owed = false;
+    const auto finish = [&](std::list<example::connection>::iterator it) {
+        connections.erase(it);
+        trim_owed = true;
+    };
 
     for (;;) {
         auto now = clock_type::now();
@@ -395,10 +399,16 @@ int run(const options& opts) {
             const std::size_t heap = heap_in_use();
             per_idle_connection = heap > heap_at_start ? (heap - heap_at_start) / idle : 0;
         }
-        // A server that emptied after a burst gives the freed pages back.
-        if (connections.empty() && stats.accepted > 0 && now - last_trim > 1s) {
-            ::malloc_trim(0);
-            last_trim = now;
+        // A server that emptied after a burst gives the freed pages back to
+        // the system (at most once a second: it walks the whole heap).
+        if (connections.empty() && trim_owed) {
+            if (now - last_trim >= 1s) {
+                ::malloc_trim(0);
+                last_trim = now;
+                trim_owed = false;
+            } else {
+                next_deadline = std::min(next_deadline, last_trim + 1s);
+            }
         }
 
         int timeout = -1;
