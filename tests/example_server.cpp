@@ -124,6 +124,8 @@ private:
     std::size_t at_ = 0;
 };
 
+static_assert(tlsw::nonblocking_transport<spooling_socket> && !tlsw::transport_traits<spooling_socket>::can_block);
+
 /** One honest HTTP request on a new connection: the time from connect to
     the complete answer, or nullopt when it failed or took over `limit`. */
 std::optional<std::chrono::milliseconds> timed_request(const tlsw::context& ctx, std::uint16_t port,
@@ -269,9 +271,9 @@ TEST_CASE("the example server echoes POST /echo bodies, for curl and for pipelin
         REQUIRE(status == 0);
         CHECK(curl.out() == body);
     }
-    SECTION("pipelined POST and GET in one record come back in order") {
+    SECTION("pipelined POST and GET in one record come back in order (a CRLF after a body is skipped)") {
         auto tls = connect_client(ctx, server.port);
-        REQUIRE(write_all(tls, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\n\r\n"
+        REQUIRE(write_all(tls, "POST /echo HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello\r\nGET /next HTTP/1.1\r\n\r\n"
                                "POST /echo HTTP/1.1\r\ncontent-length: 0\r\n\r\n"));
         CHECK(body_of(read_response(tls)) == "hello");
         CHECK(read_response(tls).find("path: /next\n") != std::string::npos);

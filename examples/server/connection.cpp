@@ -318,8 +318,15 @@ void connection::echo(std::string_view data) {
 }
 
 bool connection::answer_one() {
-    if (mode_ != mode::http || in_.empty())
+    if (mode_ != mode::http)
         return false;
+    // Line ends between requests (clients may add one after a body) are no
+    // request: they must not start the request timeout.
+    in_.erase(0, std::min(in_.find_first_not_of("\r\n"), in_.size()));
+    if (in_.empty()) {
+        request_started_.reset();
+        return false;
+    }
     const auto parsed = http::parse(in_);
     if (parsed.kind == http::parse_result::incomplete)
         return false;
