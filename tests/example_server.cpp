@@ -281,6 +281,21 @@ TEST_CASE("the example server echoes POST /echo bodies, for curl and for pipelin
         CHECK(empty.find("Content-Length: 0\r\n") != std::string::npos);
         CHECK(body_of(empty).empty());
     }
+    SECTION("a body too large for one response record gets 413, chunked bodies 501, and close") {
+        for (const std::string head : {"POST /echo HTTP/1.1\r\nContent-Length: 15873\r\n\r\n",
+                                       "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"}) {
+            auto tls = connect_client(ctx, server.port);
+            REQUIRE(write_all(tls, head));
+            const std::string response = read_response(tls);
+            CHECK((response.starts_with("HTTP/1.1 413 ") || response.starts_with("HTTP/1.1 501 ")));
+            CHECK(response.find("Connection: close\r\n") != std::string::npos);
+            CHECK(server_closes(tls));
+        }
+        auto tls = connect_client(ctx, server.port);
+        const std::string largest = text_payload(15872, 9);
+        REQUIRE(write_all(tls, "POST /echo HTTP/1.1\r\nContent-Length: 15872\r\n\r\n" + largest));
+        CHECK(body_of(read_response(tls)) == largest);
+    }
     SECTION("other methods and paths are refused, and the connection goes on") {
         auto tls = connect_client(ctx, server.port);
         REQUIRE(write_all(tls, "POST /other HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcDELETE / HTTP/1.1\r\n\r\n"
@@ -732,6 +747,8 @@ TEST_CASE("SIGINT with a client that never answers close_notify ends after the s
     REQUIRE(read_response(tls).starts_with("HTTP/1.1 200"));
     const auto start = clock_type::now();
     server->kill(SIGINT);  // the client keeps its socket open and reads nothing
+    REQUIRE(server->wait_for_err("server: stopping: closing 1 connections", 10s));
+    CHECK_FALSE(tlsw::blocking_socket::connect("127.0.0.1", server.port, 5s));  // no longer accepting
     const auto status = server->wait_exit(20s);
     INFO(server->transcript());
     REQUIRE(status == 0);
