@@ -28,10 +28,10 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
-#define TLSW_SOAK_SANITIZED 1
+#define TLSW_SANITIZED 1
 #elif defined(__has_feature)
 #if __has_feature(address_sanitizer)
-#define TLSW_SOAK_SANITIZED 1
+#define TLSW_SANITIZED 1
 #endif
 #endif
 
@@ -286,7 +286,7 @@ TEST_CASE("the example server survives a soak of every kind of client and return
         CHECK(get(tls, "/after-soak").empty());
         CHECK(tls.shutdown());
     }
-#ifndef TLSW_SOAK_SANITIZED
+#ifndef TLSW_SANITIZED
     // Memory back within 10% of where it was after the warm-up.
     CHECK(rss_end * 10 <= rss_warm * 11);
 #endif

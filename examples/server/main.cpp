@@ -353,7 +353,7 @@ int run(const options& opts) {
     const std::size_t heap_at_start = heap_in_use();
     std::size_t per_idle_connection = 0, idle_measured = 0;
     auto pause_accept_until = clock_type::time_point::min();
-    auto last_trim = clock_type::time_point::min();
+    auto last_trim = clock_type::now() - 1h;
     std::optional<clock_type::time_point> stop_deadline;
     const bool quiet = opts.connection.quiet;
 
