@@ -21,41 +21,18 @@
 #include <poll.h>
 #include <sys/socket.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TLSW_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLSW_SANITIZED 1
-#endif
-#endif
-
 using namespace tlsw_test;
 using namespace std::chrono_literals;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-// partial_write: each write of a few bytes is one record of its own.
-using client_stream = tlsw::tls_stream<tlsw::blocking_socket, tlsw::partial_write>;
 
 client_stream connect_client(const tlsw::context& ctx, std::uint16_t port, std::vector<std::string> alpn = {},
                              std::chrono::seconds limit = 20s) {
     auto socket = bounded_connect(port, limit);
     (void)socket.set_nodelay(true);
     return client_stream(ctx, std::move(socket), {.server_name = "localhost", .alpn = std::move(alpn)});
-}
-
-/** Writes `text` whole (over partial_write: record after record). */
-bool write_all(client_stream& tls, std::string_view text) {
-    while (!text.empty()) {
-        auto n = tls.write(bytes_of(text));
-        if (!n) {
-            INFO("write: " << n.error().message());
-            return false;
-        }
-        text.remove_prefix(*n);
-    }
-    return true;
 }
 
 /** Writes `text` one byte per write, so one byte per record. */

@@ -27,21 +27,12 @@
 #include <thread>
 #include <vector>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define TLSW_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TLSW_SANITIZED 1
-#endif
-#endif
-
 using namespace tlsw_test;
 using namespace std::chrono_literals;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using client_stream = tlsw::tls_stream<tlsw::blocking_socket, tlsw::partial_write>;
 
 std::size_t env_number(const char* name, std::size_t fallback) {
     const char* text = std::getenv(name);
@@ -82,16 +73,6 @@ std::optional<tlsw::blocking_socket> connect_bounded(std::uint16_t port) {
     set_socket_timeouts(socket->native_handle(), 20s);
     (void)socket->set_nodelay(true);
     return std::move(*socket);
-}
-
-bool write_all(client_stream& tls, std::string_view text) {
-    while (!text.empty()) {
-        auto n = tls.write(bytes_of(text));
-        if (!n)
-            return false;
-        text.remove_prefix(*n);
-    }
-    return true;
 }
 
 std::string get(client_stream& tls, const std::string& path) {
