@@ -305,6 +305,7 @@ void connection::echo(std::string_view data) {
             if (line_ == "quit" || line_ == "quit\r") {
                 close_after_ = true;
                 close_reason_ = "quit";
+                linger_until_ = clock_type::now() + config_.linger_timeout;
             }
             line_.clear();
         } else if (line_.size() < 6) {
