@@ -7,7 +7,7 @@
 //
 // meson test runs it with 500 connections (suite "soak"). The long run:
 //   TLSW_SOAK_CONNECTIONS=10000 BUILD/examples/test_soak_server
-// (TLSW_SOAK_WORKERS sets the concurrent clients, 8 by default). It prints
+// (TLSW_SOAK_WORKERS sets the concurrent clients, 32 by default). It prints
 // connections/s and the server's RSS figures on stdout.
 
 #include "support/example_programs.hpp"
@@ -207,7 +207,7 @@ void run_batch(std::size_t from, std::size_t to, std::size_t workers, const tlsw
 TEST_CASE("the example server survives a soak of every kind of client and returns to its memory",
           "[example_server][soak]") {
     const std::size_t total = std::max<std::size_t>(env_number("TLSW_SOAK_CONNECTIONS", 500), 100);
-    const std::size_t workers = std::max<std::size_t>(env_number("TLSW_SOAK_WORKERS", 8), 1);
+    const std::size_t workers = std::max<std::size_t>(env_number("TLSW_SOAK_WORKERS", 32), 1);
     const std::size_t warm_up = std::min<std::size_t>(total / 5, 500);
     pki_fixture f;
     example_server server(f, {"--quiet", "--stats", "--allow-client-renegotiation", "--handshake-timeout", "3",
