@@ -419,7 +419,7 @@ TEST_CASE("a client flooding echo data does not starve an honest client started 
           "[example_server][fairness][openssl]") {
     TLSW_REQUIRE_PROGRAM("openssl");
     pki_fixture f;
-    example_server server(f, {"--quiet"});
+    example_server server(f, {"--quiet", "--stats", "--stop-timeout", "1"});
     const auto ctx = f.client_context();
     // An unlimited stream of zeros, echoed back and discarded: the flooder
     // (optimised OpenSSL) sends faster than the server can echo.
@@ -447,7 +447,15 @@ TEST_CASE("a client flooding echo data does not starve an honest client started 
     // 500 ms, and none takes more than 2 s even on a loaded machine.
     CHECK(latencies[2] < 500ms);
     CHECK(latencies.back() < 2s);
-    CHECK(server->running());
+    // The flood really flowed meanwhile: over a megabyte echoed.
+    server->kill(SIGTERM);
+    REQUIRE(server->wait_exit(20s) == 0);
+    const std::string_view label = "echoed ";
+    const auto at = server->err().find(label);
+    REQUIRE(at != std::string::npos);
+    const auto echoed = std::stoull(server->err().substr(at + label.size()));
+    INFO(server->err());
+    CHECK(echoed > 1024 * 1024);
 }
 
 TEST_CASE("pipelined requests that are never read are throttled on their own connection only",
