@@ -318,7 +318,9 @@ public:
     /** Reads a PEM chain file and a PEM key file and parses them as
         from_pem; messages name the files. A file that cannot be read is
         errc::transport carrying the OS error (error().transport_error():
-        no_such_file_or_directory, permission_denied, is_a_directory...). */
+        no_such_file_or_directory, permission_denied, is_a_directory...);
+        one larger than 64 MiB is errc::invalid_argument (no PEM file is
+        that large, and the bound stops a path to a device by mistake). */
     static config_result<credentials> from_files(const std::filesystem::path& chain_file,
                                                  const std::filesystem::path& key_file) {
         return load_files(chain_file, key_file, nullptr);
