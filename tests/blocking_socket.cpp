@@ -545,6 +545,43 @@ TEST_CASE("a blocking tls_stream with a read timeout returns want_read from a si
     CHECK(end.error() == errc::closed);
 }
 
+TEST_CASE("shutdown(send_and_wait) over a blocking_socket with a read timeout returns want_read from a silent peer, "
+          "and completes when repeated after the peer answers",
+          "[socket][blocking][tls][timeout][shutdown]") {
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    REQUIRE_FALSE(pair.server.set_read_timeout(peer_patience));
+    std::promise<void> client_waited;
+    auto waited = client_waited.get_future();
+    std::optional<tls_error> server_end;
+    std::thread peer([&] {
+        tlsw::tls_stream<tlsw::blocking_socket&> server(server_context(), pair.server);
+        if (!server.handshake() || waited.wait_for(peer_patience) != std::future_status::ready)
+            return;
+        std::vector<std::byte> received;
+        server_end = read_until_error(server, received);  // answers the close_notify
+    });
+
+    tlsw::tls_stream<tlsw::blocking_socket&> client(client_context(), pair.client, localhost());
+    const auto handshake = client.handshake();
+    (void)pair.client.set_read_timeout(50ms);
+    const auto first = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    client_waited.set_value();
+    auto done = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    for (int i = 0; i < 200 && !done && done.error() == errc::want_read; ++i)
+        done = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    (void)pair.client.shutdown_write();
+    peer.join();
+
+    REQUIRE(handshake);
+    REQUIRE_FALSE(first);
+    INFO(first.error().message());
+    CHECK(first.error() == errc::want_read);
+    INFO((done ? std::string("done") : done.error().message()));
+    CHECK(done);
+    REQUIRE(server_end);
+    CHECK(*server_end == errc::closed);
+}
+
 TEMPLATE_LIST_TEST_CASE("a blocking tls_stream with a write timeout returns want_write while the peer does not read, "
                         "and the repeated write delivers every byte once, in order",
                         "[socket][blocking][tls][timeout]", all_policies) {
