@@ -346,7 +346,8 @@ TEST_CASE("trust_file names the file and the OS's reason when it cannot be read,
     REQUIRE_FALSE(missing);
     CHECK(missing.error() == errc::transport);
     CHECK(missing.error().error().transport_error() == std::errc::no_such_file_or_directory);
-    CHECK(missing.error().detail() == (dir / "missing.pem").string() + ": cannot be read: No such file or directory");
+    CHECK(missing.error().message() ==
+          "transport error: No such file or directory: " + (dir / "missing.pem").string() + ": cannot be read");
     REQUIRE_FALSE(directory);
     CHECK(directory.error() == errc::transport);
     CHECK(directory.error().error().transport_error() == std::errc::is_a_directory);

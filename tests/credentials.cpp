@@ -130,6 +130,22 @@ TEST_CASE("a chain with a damaged middle block is refused, naming the block's nu
         CHECK(r.error().detail() == "chain PEM: PEM block 2 (CERTIFICATE) at line " + line +
                                         " has no END line: the text ends inside it");
     }
+    SECTION("a damaged BEGIN line, which would otherwise read as a comment") {
+        std::string bad = pki.ca_cert_pem;
+        bad.replace(0, 27, "-----BEGIN CERTIFICATE----");
+        auto r = tlsw::credentials::from_pem(pki.leaf_cert_pem + bad, pki.leaf_key_pem);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().detail() == "chain PEM: line " + line +
+                                        " is a damaged BEGIN line: \"-----BEGIN CERTIFICATE----\"");
+    }
+    SECTION("a block whose BEGIN line is gone") {
+        std::string bad = pki.ca_cert_pem;
+        bad.erase(0, bad.find('\n') + 1);
+        auto r = tlsw::credentials::from_pem(pki.leaf_cert_pem + bad, pki.leaf_key_pem);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().detail() == "chain PEM: line " + std::to_string(lines_in(pki.leaf_cert_pem + bad)) +
+                                        " ends a PEM block that has no BEGIN line");
+    }
     SECTION("an END line that names another label") {
         std::string bad = pki.ca_cert_pem;
         bad.replace(bad.find("-----END CERTIFICATE-----"), 25, "-----END CERTIFICAT-----");
@@ -257,14 +273,15 @@ TEST_CASE("credentials load from files, and a file that cannot be read is named 
     REQUIRE_FALSE(missing);
     CHECK(missing.error() == errc::transport);
     CHECK(missing.error().error().transport_error() == std::errc::no_such_file_or_directory);
-    CHECK_THAT(missing.error().message(), Catch::Contains((dir / "nope.pem").string() + ": cannot be read: No such file"));
+    CHECK(missing.error().message() ==
+          "transport error: No such file or directory: " + (dir / "nope.pem").string() + ": cannot be read");
 
     // A directory opens, but does not read: the reason is the OS's, not "missing".
     auto directory = tlsw::credentials::from_files(dir / "chain.pem", dir.path());
     REQUIRE_FALSE(directory);
     CHECK(directory.error() == errc::transport);
     CHECK(directory.error().error().transport_error() == std::errc::is_a_directory);
-    CHECK_THAT(directory.error().detail(), Catch::StartsWith(dir.path().string() + ": cannot be read: Is a directory"));
+    CHECK(directory.error().message() == "transport error: Is a directory: " + dir.path().string() + ": cannot be read");
 
     // Errors in a file name the file and the block.
     std::ofstream(dir / "damaged.pem") << damage(pki.leaf_cert_pem) << pki.ca_cert_pem;

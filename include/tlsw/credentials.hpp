@@ -55,7 +55,8 @@ inline config_error config_invalid(std::string_view source, const std::string& w
 inline config_result<std::string> load_file(const std::filesystem::path& path) {
     const auto fail = [&](int e) {
         const std::error_code ec(e, std::system_category());
-        return unexpected(config_error(tls_error::from_transport(ec), path.string() + ": cannot be read: " + ec.message()));
+        // message() reads "transport error: Permission denied: key.pem: cannot be read".
+        return unexpected(config_error(tls_error::from_transport(ec), path.string() + ": cannot be read"));
     };
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -118,8 +119,19 @@ inline config_result<std::vector<pem_block>> split_pem(std::string_view text, st
         ++line_number;
         while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t'))
             line.remove_suffix(1);
+        while (!line.empty() && (line.front() == ' ' || line.front() == '\t'))
+            line.remove_prefix(1);
         const bool begin = line.starts_with("-----BEGIN ") && line.ends_with("-----") && line.size() > 16;
         const bool end = line.starts_with("-----END ") && line.ends_with("-----") && line.size() > 14;
+        // A BEGIN line we do not recognise, or one that is missing, would
+        // hide its block as a comment.
+        if (!open && !begin && line.find("-----BEGIN") != std::string_view::npos)
+            return unexpected(config_invalid(source, "line " + std::to_string(line_number) +
+                                                         " is a damaged BEGIN line: \"" + std::string(line.substr(0, 64)) +
+                                                         "\""));
+        if (!open && line.find("-----END") != std::string_view::npos)
+            return unexpected(config_invalid(source, "line " + std::to_string(line_number) +
+                                                         " ends a PEM block that has no BEGIN line"));
         if (open) {
             if (begin)
                 return unexpected(config_invalid(source, open->where() + " has no END line: line " +
