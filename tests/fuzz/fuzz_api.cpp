@@ -411,8 +411,10 @@ private:
         std::byte none[1];
         auto r = reader.s.read(std::span(none, 1));
         const bool deadlock = !r && r.error() == errc::want_write && reader.s.transport().next().available() > 0;
-        FUZZ_CHECK(!deadlock, "full-duplex deadlock: read() returns want_write while the peer's bytes wait, so "
-                              "bytes a successful write reported never arrive");
+        if (deadlock)
+            return violation("full-duplex deadlock: read() returns want_write while the peer's bytes wait, so "
+                             "bytes a successful write reported never arrive",
+                             __FILE__, __LINE__);
         violation("bytes a successful write reported never arrived (both sides healthy, transports healed)",
                   __FILE__, __LINE__);
     }
