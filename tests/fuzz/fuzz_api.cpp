@@ -317,7 +317,8 @@ private:
             me.pending = call;
             return false;
         }
-        me.ghosts.clear();
+        // Candidates add up: a later failing call cannot take back what an
+        // earlier pending write committed.
         me.ghosts.emplace_back(call->storage.begin(), call->storage.begin() + std::ptrdiff_t(call->len));
         if (had && had != call)
             me.ghosts.emplace_back(had->storage.begin(), had->storage.begin() + std::ptrdiff_t(had_len));
