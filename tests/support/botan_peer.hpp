@@ -317,6 +317,11 @@ public:
         guard([&] { channel_->close(); });
         flush();
     }
+    /** Sends an alert, warning or fatal, as a misbehaving peer might. */
+    void alert(tlsw::alert type, bool fatal) {
+        guard([&] { channel_->send_alert(Botan::TLS::Alert(static_cast<Botan::TLS::Alert::Type>(type), fatal)); });
+        flush();
+    }
 
     bool active() const { return channel_ && channel_->is_active(); }
     bool closed() const { return !channel_ || channel_->is_closed(); }
