@@ -523,6 +523,76 @@ TEMPLATE_LIST_TEST_CASE("once a write reported the failure, plaintext buffered b
     CHECK(r2.error() == errc::protocol);
 }
 
+// ---- 7. empty application-data records never stall a read ---------------------------
+
+namespace {
+
+/** A memory_pair end that declares it blocks. Once `strict` is set, a read
+    that would have to wait fails with timed_out instead: a test sees at
+    once a read that a real blocking transport would hang in. */
+class pretend_blocking {
+public:
+    static constexpr bool can_block = true;
+    static constexpr bool can_would_block = false;
+
+    explicit pretend_blocking(tlsw::memory_pair::end next) : next_(std::move(next)) {}
+
+    tlsw::io_result read_some(std::span<std::byte> in) {
+        auto n = next_.read_some(in);
+        if (!n && tlsw::is_would_block(n.error()) && strict)
+            return tlsw::unexpected(std::make_error_code(std::errc::timed_out));
+        return n;
+    }
+    tlsw::io_result write_some(std::span<const std::byte> out) { return next_.write_some(out); }
+
+    bool strict = false;
+
+private:
+    tlsw::memory_pair::end next_;
+};
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("empty application-data records ahead of data in one transport read never stall a read",
+                        "[hostile][read][empty]", single_policy) {
+    // Legal in TLS 1.2 (a BEAST countermeasure of some clients). The data
+    // behind them must come back from the read that brought it in, without
+    // another transport read, which would block.
+    const bool tlsw_client = GENERATE(true, false);
+    const bool blocking = GENERATE(true, false);
+    const std::size_t empties = GENERATE(1u, 3u);
+    CAPTURE(tlsw_client, blocking, empties);
+    using stream = typename TestType::template stream<pretend_blocking>;
+    auto [a, b] = tlsw::memory_pair::make();
+    stream us = tlsw_client ? stream(client_context(), pretend_blocking(std::move(a)), localhost())
+                            : stream(server_context(), pretend_blocking(std::move(a)));
+    botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b));
+    REQUIRE(retry([&] { return us.handshake(); }, [&] { peer.pump(); }));
+    peer.pump();
+    REQUIRE(peer.active());
+
+    const auto data = pattern(300, 5);
+    const std::span<const std::byte> none;
+    const auto wire = empties == 1 ? peer.forge_application_data({none, data}, 1)
+                                   : peer.forge_application_data({none, none, none, data}, 1);
+    REQUIRE(peer.end().write_some(wire) == wire.size());
+    us.transport().strict = blocking;
+
+    std::vector<std::byte> buffer(1000);
+    auto r = us.read(buffer);
+    INFO((r ? std::string("read ok") : r.error().message()));
+    REQUIRE(r);
+    CHECK_SAME_BYTES(std::span(buffer).first(*r), std::span(data));
+    // The stream is in step with the peer: its next genuine record reads too.
+    us.transport().strict = false;
+    const auto more = pattern(50, 6);
+    const auto next = peer.forge_application_data({more}, 1 + empties + 1);
+    REQUIRE(peer.end().write_some(next) == next.size());
+    auto r2 = us.read(buffer);
+    REQUIRE(r2);
+    CHECK_SAME_BYTES(std::span(buffer).first(*r2), std::span(more));
+}
+
 // ---- 8. timeouts leave the stream usable ------------------------------------------
 
 TEMPLATE_LIST_TEST_CASE("shutdown with send_and_wait and a timeout returns want_read from a silent peer, and a later "
