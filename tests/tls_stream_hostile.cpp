@@ -110,6 +110,12 @@ void read_exactly(S& s, botan_peer& peer, std::vector<std::byte>& out, std::size
 
 using single_policy = std::tuple<policies<>>;
 
+/** A plaintext warning alert record, as a peer can send before the keys are set. */
+inline std::vector<std::byte> plaintext_alert(tlsw::alert type) {
+    return {std::byte{21}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{2}, std::byte{1},
+            static_cast<std::byte>(type)};
+}
+
 }  // namespace
 
 // ---- 3. memory a peer can drive is bounded ------------------------------------
@@ -264,6 +270,32 @@ TEST_CASE("read returns want_read after a bounded read when the peer streams war
     CHECK_SAME_BYTES(got, pattern(100, 1));
 }
 
+TEST_CASE("handshake returns after a bounded read when the peer streams warning alerts instead of its flight",
+          "[hostile][bounded][handshake]") {
+    using transport = tlsw::testing::fault_transport<tlsw::memory_pair::end>;
+    using stream = tlsw::tls_stream<transport>;
+    const bool tlsw_client = GENERATE(true, false);
+    CAPTURE(tlsw_client);
+    auto [a, b] = tlsw::memory_pair::make(4u << 20);
+    stream us = tlsw_client ? stream(client_context(), transport(std::move(a), tlsw::testing::fault_plan{}), localhost())
+                            : stream(server_context(), transport(std::move(a), tlsw::testing::fault_plan{}));
+    if (tlsw_client)
+        REQUIRE(us.handshake().error() == errc::want_read);  // the ClientHello is out
+    std::vector<std::byte> alerts;
+    for (int i = 0; i < 100000; ++i) {
+        const auto record = plaintext_alert(tlsw::alert::user_canceled);
+        alerts.insert(alerts.end(), record.begin(), record.end());
+    }
+    REQUIRE(b.write_some(alerts) == alerts.size());
+
+    const auto before = us.transport().counters().bytes_read;
+    auto r = us.handshake();
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::want_read);
+    CHECK(us.transport().counters().bytes_read - before <= stream::max_read_per_call + stream::rx_size);
+    CHECK(us.handshake_pending());
+}
+
 // ---- 4. full duplex never deadlocks -----------------------------------------------
 
 TEMPLATE_LIST_TEST_CASE("two streams writing 64 KiB to each other at once over a 4 KiB pair both complete",
@@ -342,12 +374,6 @@ TEMPLATE_LIST_TEST_CASE("read delivers what arrived while the transport refuses 
 // ---- 5. handshake() succeeds only when a session is established -------------------
 
 namespace {
-
-/** A plaintext warning alert record, as a peer can send before the keys are set. */
-inline std::vector<std::byte> plaintext_alert(tlsw::alert type) {
-    return {std::byte{21}, std::byte{3}, std::byte{3}, std::byte{0}, std::byte{2}, std::byte{1},
-            static_cast<std::byte>(type)};
-}
 
 enum class first_call { handshake, empty_write, empty_gather_write };
 
