@@ -60,10 +60,11 @@ enum class shutdown_mode : unsigned char {
       bytes of ciphertext completes at most one record begun earlier plus
       what those bytes hold.
     - One call reads at most max_read_per_call bytes of ciphertext from
-      the transport; when they bring nothing the call can return, it
-      returns want_read, over a blocking transport too (as SSL_read does
-      without SSL_MODE_AUTO_RETRY). A peer streaming alerts or handshake
-      traffic cannot hold a call.
+      the transport (a few more when the last read ends past the limit);
+      when they bring nothing the call can return, it returns want_read,
+      over a blocking transport too (as SSL_read does without
+      SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming alerts or
+      handshake traffic cannot hold a call.
 
     Failure and plaintext: records authenticated before a failure (a bad
     record, a fatal alert, a transport error) in the same transport read
@@ -77,7 +78,10 @@ enum class shutdown_mode : unsigned char {
     inside a call ends the stream with errc::protocol carrying
     alert::internal_error. The constructor is the exception: it allocates
     the engine and an 18 KiB receive buffer, and throws std::bad_alloc
-    when that fails (a constructor has no error value to return).
+    when that fails (a constructor has no error value to return). Moving
+    a stream is noexcept: a Transport whose move constructor throws
+    terminates the program there, as one whose destructor throws does
+    when a stream is destroyed.
 
     A moved-from stream returns errc::invalid_state from every call;
     pending() is 0, handshake_pending() false and info() empty.
@@ -339,6 +343,7 @@ private:
         using R = std::invoke_result_t<F&>;
         if (!engine_) [[unlikely]]
             return R(unexpected(tls_error(errc::invalid_state)));
+        read_this_call_ = 0;
         try {
             R r = f();
             if (!r && failed())
@@ -363,7 +368,6 @@ private:
             return unexpected(tls_error(errc::closed));
         if (buffer.empty())
             return 0;
-        std::size_t budget = 0;
         for (;;) {
             // Stuck output does not stop a read (full duplex: the peer may
             // be waiting for us to read before it reads ours).
@@ -377,7 +381,7 @@ private:
                 if (!readable_now())
                     return unexpected(r.error());
             }
-            auto n = fill(buffer, budget);
+            auto n = fill(buffer);
             if (n && *n > 0) {
                 // Hand over replies Botan produced (a handshake answer, an
                 // alert) now if the transport takes them, else on the next
@@ -402,7 +406,7 @@ private:
                 (void)flush();  // Botan's close_notify reply, if the transport takes it
                 return unexpected(tls_error(errc::closed));
             }
-            if (budget >= max_read_per_call)
+            if (read_this_call_ >= max_read_per_call)
                 return unexpected(tls_error(stuck ? errc::want_write : errc::want_read));
         }
     }
@@ -433,16 +437,15 @@ private:
             return r;
         if (mode != shutdown_mode::send_and_wait)
             return {};
-        std::size_t budget = 0;
         while (!engine_->peer_closed()) {
             // What the peer sent before its close_notify is not wanted: it
             // is dropped, so the wait holds no more than one read's worth.
             engine_->discard_plaintext();
-            if (budget >= max_read_per_call)
+            if (read_this_call_ >= max_read_per_call)
                 return unexpected(tls_error(errc::want_read));
             if (auto r = wait_readable(deadline); !r)
                 return r;
-            auto n = fill({}, budget);
+            auto n = fill({});
             if (!n)
                 return unexpected(n.error());
         }
@@ -546,8 +549,7 @@ private:
         readable: reading on would let a streaming peer grow the inbox. */
     result<void> take_in_arrived() {
         if constexpr (waitable_transport<transport_value> || transport_traits<transport_value>::can_would_block) {
-            std::size_t budget = 0;
-            for (;;) {
+                for (;;) {
                 if constexpr (waitable_transport<transport_value>) {
                     bool readable = false;
                     try {
@@ -561,9 +563,9 @@ private:
                     // Could block, and offers no way to ask: take nothing.
                     return {};
                 }
-                if (engine_->plaintext_available() > 0 || budget >= max_read_per_call)
+                if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
                     return unexpected(tls_error(errc::want_read));
-                auto n = fill({}, budget);
+                auto n = fill({});
                 if (!n)
                     return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
                 if (engine_->handshake_in_flight() || engine_->peer_closed())
@@ -576,7 +578,6 @@ private:
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
-        std::size_t budget = 0;
         for (;;) {
             if (auto r = flush(); !r)
                 return r;
@@ -586,9 +587,9 @@ private:
             // is kept for read(); reading on before it is taken would let
             // the peer grow the inbox without limit (data, HelloRequest,
             // data, ...).
-            if (engine_->plaintext_available() > 0 || budget >= max_read_per_call)
+            if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
                 return unexpected(tls_error(errc::want_read));
-            if (auto n = fill({}, budget); !n)
+            if (auto n = fill({}); !n)
                 return unexpected(n.error());
         }
     }
@@ -622,13 +623,13 @@ private:
 
     /** One transport read, fed to the engine; plaintext lands in `direct`
         as far as it fits, the rest in the inbox. Returns the count stored in
-        `direct` and adds the bytes read to `budget`.
+        `direct` and counts the bytes read against the call's budget.
 
         Called only while the inbox is empty: that is what bounds it at
         max_pending. When a failure follows good records in the same read,
         the good plaintext is returned (or kept) and the failure waits for
         the next call. */
-    result<std::size_t> fill(std::span<std::byte> direct, std::size_t& budget) {
+    result<std::size_t> fill(std::span<std::byte> direct) {
         auto n = transport_read(std::span(rx_.get(), rx_size));
         if (!n) {
             if (is_would_block(n.error()))
@@ -642,7 +643,7 @@ private:
                 return unexpected(tls_error(errc::closed));
             return unexpected(fail(tls_error(errc::truncated)));
         }
-        budget += *n;
+        read_this_call_ += *n;
         std::size_t delivered = 0;
         run([&] { delivered = engine_->feed(std::span(rx_.get(), *n), direct); });
         if (failed()) {
@@ -729,6 +730,7 @@ private:
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
+    std::size_t read_this_call_ = 0;        // ciphertext read by the current public call
     bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
 };
 

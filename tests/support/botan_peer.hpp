@@ -343,7 +343,7 @@ public:
         // suites have no MAC keys).
         std::vector<std::uint8_t> seed(server_random_);
         seed.insert(seed.end(), client_random_.begin(), client_random_.end());
-        auto prf = Botan::get_kdf("TLS-12-PRF(" + suite_.prf_algo() + ")");
+        auto prf = Botan::KDF::create_or_throw("TLS-12-PRF(" + suite_.prf_algo() + ")");
         const std::string label = "key expansion";
         const auto block = prf->derive_key(2 * key_len + 2 * iv_len, master_secret_, seed, std::vector<std::uint8_t>(label.begin(), label.end()));
         const std::uint8_t* key = block.data() + (from_server ? key_len : 0);
