@@ -565,8 +565,8 @@ namespace {
     once a read that a real blocking transport would hang in. */
 class pretend_blocking {
 public:
-    static constexpr bool can_block = true;
-    static constexpr bool can_would_block = false;
+    [[maybe_unused]] static constexpr bool can_block = true;
+    [[maybe_unused]] static constexpr bool can_would_block = false;
 
     explicit pretend_blocking(tlsw::memory_pair::end next) : next_(std::move(next)) {}
 
@@ -773,8 +773,8 @@ namespace {
     operation on, as a user's transport might. */
 class throwing_transport {
 public:
-    static constexpr bool can_block = false;
-    static constexpr bool can_would_block = true;
+    [[maybe_unused]] static constexpr bool can_block = false;
+    [[maybe_unused]] static constexpr bool can_would_block = true;
 
     enum class what { read, write };
 
