@@ -11,6 +11,7 @@
 #include "support/botan_peer.hpp"
 #include "support/harness.hpp"
 
+#include <tlsw/blocking_socket.hpp>
 #include <tlsw/memory_pair.hpp>
 #include <tlsw/testing/fault_transport.hpp>
 
@@ -25,6 +26,8 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+
+#include <sys/socket.h>
 
 // ---- allocation failure on demand -------------------------------------------
 //
@@ -731,6 +734,55 @@ TEMPLATE_LIST_TEST_CASE("a would_block from a transport that declares it blocks 
     CHECK(client.transport().counters().would_blocks > 0);
     CHECK_SAME_BYTES(at_server, up);
     CHECK_SAME_BYTES(at_client, down);
+}
+
+TEMPLATE_LIST_TEST_CASE("over a blocking socket with a read timeout, a silent peer makes read and shutdown return "
+                        "want_read, and the stream goes on once the peer speaks",
+                        "[hostile][timeout][blocking][socket]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::blocking_socket>;
+    const bool tlsw_client = GENERATE(true, false);
+    CAPTURE(tlsw_client);
+    int fds[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
+    auto a = tlsw::blocking_socket::from_fd(fds[0]);
+    auto b = tlsw::blocking_socket::from_fd(fds[1]);
+    REQUIRE(a);
+    REQUIRE(b);
+    REQUIRE_FALSE(a->set_read_timeout(50ms));
+    stream client(client_context(), std::move(tlsw_client ? *a : *b), localhost());
+    stream server(server_context(), std::move(tlsw_client ? *b : *a));
+    stream& us = tlsw_client ? client : server;
+    stream& peer = tlsw_client ? server : client;
+    bool peer_ok = false;
+    std::thread t([&] { peer_ok = peer.handshake().has_value(); });
+    auto h = retry([&] { return us.handshake(); }, [] {});
+    t.join();
+    REQUIRE(h);
+    REQUIRE(peer_ok);
+
+    // The peer says nothing: the read times out as want_read, retryable.
+    std::vector<std::byte> buffer(1000);
+    auto r = us.read(buffer);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::want_read);
+    // The stream is intact: data both ways.
+    const auto data = pattern(30000, 3);
+    REQUIRE(write_all(peer, data, [] {}));
+    std::vector<std::byte> got;
+    REQUIRE(read_until(us, got, data.size(), [] {}));
+    CHECK_SAME_BYTES(got, data);
+    REQUIRE(write_all(us, data, [] {}));
+    std::vector<std::byte> at_peer;
+    REQUIRE(read_until(peer, at_peer, data.size(), [] {}));
+    CHECK_SAME_BYTES(at_peer, data);
+
+    // shutdown's wait on a silent peer ends the same way, and completes
+    // once the peer answers our close_notify.
+    auto s = us.shutdown(tlsw::shutdown_mode::send_and_wait);
+    REQUIRE_FALSE(s);
+    CHECK(s.error() == errc::want_read);
+    CHECK(peer.read(buffer).error() == errc::closed);
+    CHECK(retry([&] { return us.shutdown(tlsw::shutdown_mode::send_and_wait); }, [] {}));
 }
 
 // ---- 12. no crash from misuse, no exception escapes ----------------------------------
