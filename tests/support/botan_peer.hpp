@@ -391,11 +391,6 @@ public:
         return wire;
     }
 
-    static void store_be64(std::uint64_t v, std::uint8_t* out) noexcept {
-        for (int i = 7; i >= 0; --i, v >>= 8)
-            out[i] = static_cast<std::uint8_t>(v);
-    }
-
     bool active() const { return channel_ && channel_->is_active(); }
     bool closed() const { return !channel_ || channel_->is_closed(); }
     /** Completed handshakes: 1 + renegotiations. */
@@ -412,6 +407,11 @@ public:
     tlsw::memory_pair::end& end() noexcept { return end_; }
 
 private:
+    static void store_be64(std::uint64_t v, std::uint8_t* out) noexcept {
+        for (int i = 7; i >= 0; --i, v >>= 8)
+            out[i] = static_cast<std::uint8_t>(v);
+    }
+
     template <class F>
     void guard(F&& f) {
         try {
