@@ -439,8 +439,10 @@ private:
     }
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
-        // An empty record carries nothing and must not use up the caller's
-        // buffer (Botan 2.19 filters them; another backend may not).
+        // An empty record (legal in TLS 1.2; Botan 2.19 passes it on with
+        // size 0) carries nothing and must not use up the caller's buffer,
+        // or the data behind it would wait in the inbox while read() goes
+        // back to the transport.
         if (size == 0)
             return;
         auto bytes = std::as_bytes(std::span(data, size));
