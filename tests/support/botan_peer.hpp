@@ -317,6 +317,12 @@ public:
         guard([&] { channel_->close(); });
         flush();
     }
+    /** Sends a warning alert without reading anything first: a peer that
+        talks past what it was sent (e.g. ignores a HelloRequest). */
+    void send_warning(tlsw::alert type) {
+        guard([&] { channel_->send_warning_alert(static_cast<Botan::TLS::Alert::Type>(type)); });
+        flush();
+    }
 
     bool active() const { return channel_ && channel_->is_active(); }
     bool closed() const { return !channel_ || channel_->is_closed(); }

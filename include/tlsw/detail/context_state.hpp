@@ -57,6 +57,14 @@ inline constexpr unsigned renegotiation_burst = 3;
 inline constexpr std::chrono::seconds renegotiation_window{60};
 inline constexpr unsigned renegotiation_refusals_fatal = 8;
 
+/** Records a server takes from a client that does not answer its
+    HelloRequest before it gives up with a fatal handshake_failure: writes
+    are held back while the request is outstanding. Application data in
+    that time is fatal at once (Botan 2 cannot interleave it), so only
+    warning alerts count; a silent client is bounded by the transport (a
+    read timeout, or want_read on a nonblocking one). */
+inline constexpr unsigned hello_request_patience = 4;
+
 /** tlsw's default TLS 1.2 policy: forward-secret AEAD suites only, secure
     renegotiation only, AES-GCM first where the CPU accelerates it. */
 class default_policy final : public Botan::TLS::Policy {

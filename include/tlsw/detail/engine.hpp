@@ -191,6 +191,7 @@ public:
             if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
                 return false;
             hello_request_outstanding_ = true;
+            records_ignoring_request_ = 0;
         }
         guard([&] {
             channel_->renegotiate(false);
@@ -286,6 +287,10 @@ private:
             ++info_.renegotiations_refused;
         } else if (a.is_fatal()) {
             fail(remote_error(type));
+        } else if (hello_request_outstanding_ && ++records_ignoring_request_ > hello_request_patience) {
+            // The client talks past our HelloRequest: writes held back for
+            // it would wait forever (RFC 5246 7.4.1.1 lets us end it).
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE, "client ignores the HelloRequest");
         }
     }
 
@@ -436,6 +441,7 @@ private:
     std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
     default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::vector<std::uint8_t> server_ip_;  // a client's server name, when it is an IP address
+    unsigned records_ignoring_request_ = 0;  // warning alerts received while our HelloRequest is outstanding
     bool peer_closed_ = false;
     bool local_closed_ = false;
 
