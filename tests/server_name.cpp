@@ -85,6 +85,7 @@ TEST_CASE("a server named by an IP address is verified against its IP SANs only 
     INFO((first.error ? first.error->message() : std::string("ok")));
     REQUIRE_FALSE(first.error);
     CHECK(first.server.server_name == (is_address ? "" : c.name));  // no SNI for an address
+    CHECK(first.client.server_name == (is_address ? "" : c.name));  // "the SNI name the client sent"
 
     // The name, without brackets, is also the session cache key.
     auto second = connect(client_ctx, server_ctx, c.name);

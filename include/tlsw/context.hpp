@@ -47,6 +47,12 @@ namespace tlsw {
     identity, so a server with another configuration but the same ticket
     key cannot open them. A session from another configuration makes a full
     handshake, never an error.
+
+    Renegotiation is bounded per connection: a server accepts at most 3
+    client renegotiations a minute (allow_client_renegotiation()) and ends
+    a connection after 8 refused ones; a server whose HelloRequest the
+    client talks past (4 records that are not its answer) fails with a
+    handshake_failure instead of holding its writes back forever.
 */
 class context {
 public:
@@ -174,7 +180,8 @@ public:
     /** Turns the session cache on or off and sets how many sessions it
         holds (the oldest go first; each lives at most 2 hours). A client
         caches the sessions it may resume, keyed by server name and port; a
-        server caches session IDs. On, with 1000 sessions, by default.
+        server caches session IDs. On, with 1000 sessions, by default;
+        max_sessions 0 turns it off.
         Changing either starts an empty cache for streams made from then
         on. Tickets are separate: session_tickets(). */
     context& session_cache(bool on, std::size_t max_sessions = 1000) {

@@ -72,6 +72,7 @@ public:
                 // drops the brackets so "[::1]" and "::1" share sessions.
                 if (auto ip = ip_address(server_name)) {
                     server_ip_ = std::move(*ip);
+                    info_.server_name.clear();  // no SNI is sent
                     if (server_name.front() == '[')
                         server_name = server_name.substr(1, server_name.size() - 2);
                 }
