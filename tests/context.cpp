@@ -1,6 +1,7 @@
 // Test that header file is self-contained.
 #include <tlsw/context.hpp>
 
+#include "support/connection.hpp"
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,41 +15,6 @@
 using namespace tlsw_test;
 using tlsw::errc;
 using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
-
-namespace {
-
-/** A client and a server stream over a fresh pair, handshaken; returns the client's info. */
-struct connection {
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options)
-        : connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
-
-    /** Runs both handshakes; returns the first hard error, if any. */
-    std::optional<tlsw::tls_error> handshake() {
-        for (int i = 0; i < 200; ++i) {
-            auto c = client.handshake();
-            auto s = server.handshake();
-            if (c && s)
-                return std::nullopt;
-            if (!c && !c.error().retryable())
-                return c.error();
-            if (!s && !s.error().retryable())
-                return s.error();
-        }
-        FAIL("handshake made no progress");
-        return std::nullopt;
-    }
-
-    stream client;
-    stream server;
-
-private:
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options,
-               std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
-        : client(client_ctx, std::move(ends.first), std::move(options)),
-          server(server_ctx, std::move(ends.second)) {}
-};
-
-}  // namespace
 
 TEST_CASE("a client resumes a session by session ID when tickets are off", "[context][resumption]") {
     auto server_ctx = server_context();

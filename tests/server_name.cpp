@@ -6,6 +6,7 @@
 // Test that header file is self-contained.
 #include <tlsw/tls_stream.hpp>
 
+#include "support/connection.hpp"
 #include "support/harness.hpp"
 
 #include <catch2/catch.hpp>
@@ -15,7 +16,6 @@
 
 using namespace tlsw_test;
 using tlsw::errc;
-using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
 
 namespace {
 
@@ -27,6 +27,7 @@ tlsw::context server_for(std::vector<std::string> hosts) {
     return tlsw::context::server(*tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem));
 }
 
+/** A handshake between fresh streams; the client connects to `name`. */
 struct outcome {
     std::optional<tlsw::tls_error> error;
     tlsw::session_info client;
@@ -34,21 +35,9 @@ struct outcome {
 };
 
 outcome connect(const tlsw::context& client_ctx, const tlsw::context& server_ctx, std::string name) {
-    auto [a, b] = tlsw::memory_pair::make();
-    stream client(client_ctx, std::move(a), {.server_name = std::move(name)});
-    stream server(server_ctx, std::move(b));
-    for (int i = 0; i < 200; ++i) {
-        auto c = client.handshake();
-        auto s = server.handshake();
-        if (c && s)
-            return {std::nullopt, client.info(), server.info()};
-        if (!c && !c.error().retryable())
-            return {c.error(), client.info(), server.info()};
-        if (!s && !s.error().retryable())
-            return {s.error(), client.info(), server.info()};
-    }
-    FAIL("handshake made no progress");
-    return {};
+    connection c(client_ctx, server_ctx, {.server_name = std::move(name)});
+    auto e = c.handshake();
+    return {e, c.client.info(), c.server.info()};
 }
 
 }  // namespace
