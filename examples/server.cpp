@@ -468,8 +468,8 @@ private:
 int run(const options& opts) {
     auto creds = tlsw::credentials::from_files(opts.cert, opts.key);
     if (!creds) {
-        std::fprintf(stderr, "server: cannot load %s / %s: %s\n", opts.cert.c_str(), opts.key.c_str(),
-                     creds.error().message().c_str());
+        // The message names the file, the PEM block and the reason.
+        std::fprintf(stderr, "server: cannot load the certificate and key: %s\n", creds.error().message().c_str());
         return 1;
     }
     auto ctx = tlsw::context::server(*creds);

@@ -93,28 +93,33 @@ public:
     context& operator=(context&& other) { return *this = static_cast<const context&>(other); }
     ~context() = default;
 
-    /** Adds the certificates of a PEM text as trust anchors. Returns
-        errc::invalid_argument when it holds no certificate. On a server,
-        trust anchors make it ask clients for a certificate. */
-    result<void> trust(std::string_view ca_pem) {
-        auto certs = detail::parse_certificates(ca_pem);
-        if (certs.empty())
-            return unexpected(tls_error(errc::invalid_argument));
-        modify([&](detail::context_state& s) {
-            auto store = std::make_shared<Botan::Certificate_Store_In_Memory>(*s.trust);
-            for (const auto& cert : certs)
-                store->add_certificate(cert);
-            s.trust = std::move(store);
-        });
+    /** Adds the certificates of a PEM text as trust anchors, all or none:
+        a damaged block anywhere (bad base64 or DER, a missing END line)
+        is errc::invalid_argument naming the block's number and line, and
+        nothing is added. Text between blocks and blocks of other kinds
+        (comments, CRLs) are skipped; a text without any certificate is an
+        error. On a server, trust anchors make it ask clients for a
+        certificate. */
+    config_result<void> trust(std::string_view ca_pem) {
+        auto certs = detail::parse_certificates(ca_pem, "trust PEM");
+        if (!certs)
+            return unexpected(certs.error());
+        add_trust(*certs);
         return {};
     }
 
-    /** Reads a PEM file of trust anchors, as trust(). */
-    result<void> trust_file(const std::filesystem::path& ca_file) {
-        auto text = detail::read_file(ca_file);
+    /** Reads a PEM file of trust anchors, as trust(); messages name the
+        file. A file that cannot be read is errc::transport carrying the
+        OS error. */
+    config_result<void> trust_file(const std::filesystem::path& ca_file) {
+        auto text = detail::load_file(ca_file);
         if (!text)
             return unexpected(text.error());
-        return trust(*text);
+        auto certs = detail::parse_certificates(*text, ca_file.string());
+        if (!certs)
+            return unexpected(certs.error());
+        add_trust(*certs);
+        return {};
     }
 
     /** Whether the system trust store counts (on by default for clients). */
@@ -214,11 +219,11 @@ public:
     }
 
     /** Reads a policy file, as policy(); the error names the file. A file
-        that cannot be read is errc::transport. */
+        that cannot be read is errc::transport carrying the OS error. */
     config_result<void> policy_file(const std::filesystem::path& file) {
-        auto text = detail::read_file(file);
+        auto text = detail::load_file(file);
         if (!text)
-            return unexpected(config_error(text.error(), file.string() + ": cannot read the policy file"));
+            return unexpected(text.error());
         auto r = policy(*text);
         if (!r)
             return unexpected(config_error(r.error().error(), file.string() + ": " + r.error().detail()));
@@ -248,6 +253,16 @@ public:
 
 private:
     explicit context(std::shared_ptr<const detail::context_state> state) : state_(std::move(state)) {}
+
+    /** Adds trust anchors to a new snapshot's store (the old one may be in use). */
+    void add_trust(const std::vector<Botan::X509_Certificate>& certs) {
+        modify([&](detail::context_state& s) {
+            auto store = std::make_shared<Botan::Certificate_Store_In_Memory>(*s.trust);
+            for (const auto& cert : certs)
+                store->add_certificate(cert);
+            s.trust = std::move(store);
+        });
+    }
 
     /** Copy-on-write: changes a copy of the current snapshot, derives its
         identity, ticket key and cache, and publishes it. Streams hold the
