@@ -449,6 +449,38 @@ struct context_state {
     }
 
 private:
+    /** The policy's settings with each list sorted: preference order does
+        not decide who may connect, and the default order depends on the
+        CPU (servers of one fleet sharing a ticket key may differ in it). */
+    std::string canonical_policy() const {
+        std::string out;
+        const std::string text = policy->to_string();
+        std::size_t pos = 0;
+        while (pos < text.size()) {
+            const std::size_t end = std::min(text.find('\n', pos), text.size());
+            const std::string line = text.substr(pos, end - pos);
+            pos = end + 1;
+            const std::size_t eq = line.find('=');
+            if (eq == std::string::npos) {
+                out += line + '\n';
+                continue;
+            }
+            std::vector<std::string> values;
+            for (std::size_t i = eq + 1; i < line.size();) {
+                const std::size_t space = std::min(line.find(' ', i), line.size());
+                if (space > i)
+                    values.push_back(line.substr(i, space - i));
+                i = space + 1;
+            }
+            std::sort(values.begin(), values.end());
+            out += line.substr(0, eq + 1);
+            for (const auto& v : values)
+                out += ' ' + v;
+            out += '\n';
+        }
+        return out;
+    }
+
     std::vector<std::uint8_t> compute_identity() const {
         auto hash = Botan::HashFunction::create_or_throw("SHA-256");
         const auto add = [&](std::string_view field) {
@@ -461,7 +493,7 @@ private:
         add(verify ? "verify" : "no verify");
         add(use_system_trust ? "system trust" : "no system trust");
         add(policy->require_client_certificate_authentication() ? "client certificate required" : "optional");
-        add(policy->to_string());
+        add(canonical_policy());
         std::vector<std::string> anchors;
         for (const auto& dn : trust->all_subjects())
             for (const auto& cert : trust->find_all_certs(dn, {}))
