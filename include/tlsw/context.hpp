@@ -39,8 +39,9 @@ namespace tlsw {
     Sessions resume only under the configuration that made them. Each
     configuration has an identity (OpenSSL's session-id context): a hash
     over role, verification on or off, the system-trust switch, the trust
-    anchors, the credentials, the server's ALPN list and the whole TLS
-    policy (which includes the client-certificate requirement). The session
+    anchors, the credentials, the server's ALPN list and every setting of
+    the TLS policy, including the client-certificate requirement (but not
+    its order of preference, which depends on the CPU for the default). The session
     cache is shared by the configurations of a context and its copies that
     have the same identity and cache settings, and by nothing else; session
     tickets are sealed with a key derived from session_ticket_key() and the
