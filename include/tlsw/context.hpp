@@ -184,10 +184,11 @@ public:
     }
 
     /** Turns the session cache on or off and sets how many sessions it
-        holds (the oldest go first; each lives at most 2 hours). A client
-        caches the sessions it may resume, keyed by server name and port; a
-        server caches session IDs. On, with 1000 sessions, by default;
-        max_sessions 0 turns it off.
+        holds: a client caches the sessions it may resume, keyed by server
+        name and port; a server caches session IDs. On, with 1000 sessions,
+        by default; max_sessions 0 turns it off. When full, a new session
+        replaces the oldest, to the second (Botan orders them by session
+        ID, which starts with a timestamp); each lives at most 2 hours.
         Changing either starts an empty cache for streams made from then
         on. Tickets are separate: session_tickets(). */
     context& session_cache(bool on, std::size_t max_sessions = 1000) {
