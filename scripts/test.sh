@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and tests every configuration CI
-# covers: g++ in C++20 and C++23, clang-16 in C++20, and g++ with address
-# and undefined-behaviour sanitizers, and clang-16's libFuzzer targets for a
-# bounded number of inputs each (tests/fuzz/README.md). Ends with
+# covers: g++ in C++20 and C++23, clang-16 in C++20, g++ with address
+# and undefined-behaviour sanitizers, g++ with ThreadSanitizer (the
+# context tests only), and clang-16's libFuzzer targets for a bounded
+# number of inputs each (tests/fuzz/README.md). Ends with
 # "N passed, N failed".
-# Usage: scripts/test.sh [config...]   (default: all five)
+# Usage: scripts/test.sh [config...]   (default: all six)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test || exit 1
@@ -21,6 +22,7 @@ setup_args() {
     gcc-cpp23) echo "--native-file=scripts/native/gcc.ini $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     clang-cpp20) echo "--native-file=scripts/native/clang16.ini $fast -Dheader_checks=false" ;;
     sanitize) echo "--native-file=scripts/native/gcc.ini -Dbuildtype=debug -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
+    tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
     # The fuzz targets alone (no test suite, no examples), at -O1 as
     # libFuzzer builds usually are.
     fuzz) echo "--native-file=scripts/native/clang16.ini -Dtests=false -Dexamples=false -Dheader_checks=false -Dfuzzing=true -Doptimization=1 -Ddebug=true" ;;
@@ -28,8 +30,15 @@ setup_args() {
   esac
 }
 
+# ThreadSanitizer builds only what shares a context between threads: the
+# thread test and the context tests (the rest is single-threaded). Botan is
+# not instrumented, yet needs no suppressions: what its objects share
+# between threads (the session cache) is guarded by std::mutex, whose
+# pthread calls TSan intercepts in any library.
+tsan_tests=(context context_threads)
+
 configs=("$@")
-((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize fuzz)
+((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan fuzz)
 
 mkdir -p build
 passed=0 failed=0
@@ -41,14 +50,19 @@ for config in "${configs[@]}"; do
   if [[ ! -f $dir/build.ninja ]] && ! meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; failed=$((failed + 1)); continue
   fi
-  if ! meson compile -C "$dir"; then
+  targets=() suites=()
+  if [[ $config == tsan ]]; then
+    targets=("${tsan_tests[@]/#/test_}") suites=(--no-rebuild "${tsan_tests[@]}")
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  fi
+  if ! meson compile -C "$dir" "${targets[@]}"; then
     failed=$((failed + 1)); continue
   fi
   # The packaging and README tests build with the compiler alone, not this
   # configuration's flags: once is enough.
   only_once=()
   [[ $config == gcc-cpp20 ]] || only_once=(--no-suite packaging --no-suite docs)
-  meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" | tee "$dir.test.log"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" "${suites[@]}" | tee "$dir.test.log"
   ok=$(awk '/^Ok:/ {n = $2} END {print n}' "$dir.test.log")
   bad=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$dir.test.log")
   passed=$((passed + ${ok:-0}))
