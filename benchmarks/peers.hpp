@@ -174,6 +174,23 @@ public:
         }
     }
 
+    /** The server's direction: it writes, the client reads. */
+    void send_back(std::span<const std::byte> data) {
+        auto n = server.write(data);
+        if (!n)
+            die("tlsw: server write failed: " + n.error().message());
+        check(*n == data.size(), "tlsw: short server write");
+    }
+    void receive_back(std::size_t n, std::span<std::byte> buffer) {
+        while (n > 0) {
+            auto r = client.read(buffer);
+            if (!r)
+                die("tlsw: client read failed: " + r.error().message());
+            check(*r <= n, "tlsw: client read more than was sent");
+            n -= *r;
+        }
+    }
+
     /** Ciphertext the client wrote that the server has not read yet. */
     std::size_t in_flight() const { return server.transport().available(); }
 
@@ -234,16 +251,28 @@ private:
     Botan::Certificate_Store_In_Memory trust_;
 };
 
-/** What raw-Botan connections share, as a tlsw context would. */
+/** What raw-Botan connections share, as a tlsw context would. With
+    `cache`, the client and the server each keep a
+    Session_Manager_In_Memory, as tlsw's client and server contexts do
+    (sessions resume by session ID); without it nothing is cached. */
 struct botan_shared {
-    explicit botan_shared(bool session_tickets = false)
+    explicit botan_shared(bool session_tickets = false, bool cache = false)
         : policy({.allow_client_renegotiation = false, .require_client_certificate = false,
-                  .session_tickets = session_tickets}) {}
+                  .session_tickets = session_tickets}),
+          client_sessions(make_sessions(cache)), server_sessions(make_sessions(cache)) {}
 
     botan_credentials creds;
     // tlsw's own default policy, so that both sides negotiate alike.
     tlsw::detail::default_policy policy;
-    Botan::TLS::Session_Manager_Noop sessions;  // nothing cached, nothing resumed
+    std::unique_ptr<Botan::TLS::Session_Manager> client_sessions;
+    std::unique_ptr<Botan::TLS::Session_Manager> server_sessions;
+
+private:
+    static std::unique_ptr<Botan::TLS::Session_Manager> make_sessions(bool cache) {
+        if (cache)
+            return std::make_unique<Botan::TLS::Session_Manager_In_Memory>(Botan::system_rng());
+        return std::make_unique<Botan::TLS::Session_Manager_Noop>();
+    }
 };
 
 /** One side's callbacks: ciphertext out into a vector; plaintext records
@@ -256,6 +285,7 @@ public:
     std::size_t received = 0;        ///< plaintext bytes received in all
     bool activated = false;
     bool probe = false;              ///< record what was negotiated (setup only)
+    unsigned certificates = 0;       ///< Certificate messages seen: none in a resumed handshake
     std::string suite, version, signature, group;
 
     void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
@@ -283,10 +313,15 @@ public:
             suite = session.ciphersuite().to_string();
             version = session.version().to_string();
         }
-        return false;  // the Noop manager would drop it anyway
+        return true;  // cached when the manager caches (botan_shared's `cache`)
     }
 
     void tls_session_activated() override { activated = true; }
+
+    void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
+        if (message.type() == Botan::TLS::CERTIFICATE)
+            ++certificates;
+    }
 
     std::vector<std::uint8_t> tls_sign_message(const Botan::Private_Key& key, Botan::RandomNumberGenerator& rng,
                                                const std::string& emsa, Botan::Signature_Format format,
@@ -307,19 +342,20 @@ public:
 
 class botan_pair {
 public:
-    /** Received plaintext goes to `server_sink` (the reader's buffer). */
-    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false) {
+    /** Received plaintext goes to `server_sink` (the reader's buffer). The
+        client caches its session under ("localhost", `port`). */
+    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false, std::uint16_t port = 443) {
         client_cb_.probe = probe;
         server_cb_.probe = probe;
         server_cb_.sink = server_sink;
         client_cb_.out.reserve(4096);
         server_cb_.out.reserve(4096);
-        client_ = std::make_unique<Botan::TLS::Client>(client_cb_, shared.sessions, shared.creds, shared.policy,
-                                                       Botan::system_rng(),
-                                                       Botan::TLS::Server_Information("localhost", 443),
+        client_ = std::make_unique<Botan::TLS::Client>(client_cb_, *shared.client_sessions, shared.creds,
+                                                       shared.policy, Botan::system_rng(),
+                                                       Botan::TLS::Server_Information("localhost", port),
                                                        Botan::TLS::Protocol_Version::TLS_V12);
-        server_ = std::make_unique<Botan::TLS::Server>(server_cb_, shared.sessions, shared.creds, shared.policy,
-                                                       Botan::system_rng());
+        server_ = std::make_unique<Botan::TLS::Server>(server_cb_, *shared.server_sessions, shared.creds,
+                                                       shared.policy, Botan::system_rng());
     }
 
     void handshake() {
@@ -337,6 +373,15 @@ public:
     /** Hands everything the client emitted to the server. */
     void receive() { pump(client_cb_, *server_); }
 
+    /** The server's direction: it sends, the client receives. */
+    void send_back(std::span<const std::byte> data) {
+        server_->send(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    }
+    void receive_back() { pump(server_cb_, *client_); }
+    /** Where plaintext the client receives goes (receive_back). */
+    void client_sink(std::span<std::byte> sink) { client_cb_.sink = sink; }
+
+    bool resumed() const noexcept { return client_cb_.certificates == 0; }
     std::size_t in_flight() const noexcept { return client_cb_.out.size(); }
     const botan_endpoint& client_side() const noexcept { return client_cb_; }
     const botan_endpoint& server_side() const noexcept { return server_cb_; }
@@ -375,11 +420,14 @@ inline void ossl_check(bool ok, const char* what) {
 }
 
 /** SSL_CTXs for both sides: TLS 1.2 only, the one suite, X25519 then P-256
-    (tlsw's order), no session cache, no tickets; the client verifies the
-    chain and the host name against the test CA. */
+    (tlsw's order), no tickets; the client verifies the chain and the host
+    name against the test CA. With `cache` the server keeps a session cache
+    (OpenSSL's default) and a client resumes the session it is handed;
+    without it nothing is cached. */
 class openssl_contexts {
 public:
-    openssl_contexts() : client_(SSL_CTX_new(TLS_client_method())), server_(SSL_CTX_new(TLS_server_method())) {
+    explicit openssl_contexts(bool cache = false)
+        : client_(SSL_CTX_new(TLS_client_method())), server_(SSL_CTX_new(TLS_server_method())) {
         ossl_check(client_ && server_, "SSL_CTX_new");
         for (SSL_CTX* ctx : {client_, server_}) {
             ossl_check(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1, "min version");
@@ -388,6 +436,11 @@ public:
             ossl_check(SSL_CTX_set1_groups_list(ctx, "X25519:P-256") == 1, "groups");
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        }
+        if (cache) {
+            SSL_CTX_set_session_cache_mode(server_, SSL_SESS_CACHE_SERVER);
+            static const unsigned char id[] = "tlsw-bench";
+            ossl_check(SSL_CTX_set_session_id_context(server_, id, sizeof id - 1) == 1, "session id context");
         }
         const auto& pem = pki().pem;
         X509* leaf = read_cert(pem.leaf_cert_pem);
@@ -436,8 +489,9 @@ private:
 
 class openssl_pair {
 public:
-    /** Over a BIO pair buffering `capacity` bytes each way. */
-    openssl_pair(const openssl_contexts& ctx, std::size_t capacity)
+    /** Over a BIO pair buffering `capacity` bytes each way; the client
+        offers `resume` when given. */
+    openssl_pair(const openssl_contexts& ctx, std::size_t capacity, SSL_SESSION* resume = nullptr)
         : client_(SSL_new(ctx.client())), server_(SSL_new(ctx.server())) {
         ossl_check(client_ && server_, "SSL_new");
         BIO* a = nullptr;
@@ -450,8 +504,14 @@ public:
         SSL_set_accept_state(server_);
         ossl_check(SSL_set_tlsext_host_name(client_, "localhost") == 1, "SNI");
         ossl_check(SSL_set1_host(client_, "localhost") == 1, "set1_host");
+        if (resume)
+            ossl_check(SSL_set_session(client_, resume) == 1, "set_session");
     }
     ~openssl_pair() {
+        // OpenSSL drops from its cache the session of a connection freed
+        // without shutdown: end as cleanly as the other implementations.
+        SSL_set_shutdown(client_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_set_shutdown(server_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(client_);
         SSL_free(server_);
     }
@@ -479,6 +539,19 @@ public:
         while (n > 0) {
             const int r = SSL_read(server_, buffer.data(), static_cast<int>(buffer.size()));
             ossl_check(r > 0 && static_cast<std::size_t>(r) <= n, "SSL_read");
+            n -= static_cast<std::size_t>(r);
+        }
+    }
+
+    /** The server's direction: it sends, the client receives. */
+    void send_back(std::span<const std::byte> data) {
+        const int n = SSL_write(server_, data.data(), static_cast<int>(data.size()));
+        ossl_check(n == static_cast<int>(data.size()), "SSL_write (server)");
+    }
+    void receive_back(std::size_t n, std::span<std::byte> buffer) {
+        while (n > 0) {
+            const int r = SSL_read(client_, buffer.data(), static_cast<int>(buffer.size()));
+            ossl_check(r > 0 && static_cast<std::size_t>(r) <= n, "SSL_read (client)");
             n -= static_cast<std::size_t>(r);
         }
     }
