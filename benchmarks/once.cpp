@@ -6,9 +6,14 @@
 //
 // `bulk IMPL MiB WRITE_SIZE` sets up a connection exactly as tlsw_bench
 // does, runs the handshake and some warm-up writes, then makes MiB /
-// WRITE_SIZE writes of WRITE_SIZE bytes client to server (rounded down). `handshake IMPL N` runs a few warm-up
-// handshakes, then N full handshakes on new connections. IMPL is tlsw,
-// botan (raw Botan) or openssl. Callgrind collects only during the
+// WRITE_SIZE writes of WRITE_SIZE bytes client to server (rounded down).
+// `handshake IMPL N` runs a few warm-up handshakes, then N full handshakes
+// on new connections; `resumed IMPL N` N handshakes that resume one
+// session. IMPL is tlsw, botan (raw Botan) or openssl. Handshakes are like
+// for like: tickets off; tlsw and raw Botan both keep a session cache on
+// each side (tlsw cannot turn its own off), so a full handshake uses a new
+// cache key (port) per connection and a resumed one reuses the first's;
+// OpenSSL caches on the server and the client offers the saved session. Callgrind collects only during the
 // measured part (a client request toggles it), so the totals of two runs
 // compare directly. Outside valgrind it just runs and prints the time.
 
@@ -59,7 +64,7 @@ outcome run(std::size_t warm_up, std::size_t n, Step&& step) {
 int usage() {
     std::fprintf(stderr,
                  "usage: tlsw_once bulk tlsw|botan|openssl [MiB=64] [write_size=16384]\n"
-                 "       tlsw_once handshake tlsw|botan|openssl [count=50]\n");
+                 "       tlsw_once handshake|resumed tlsw|botan|openssl [count=50]\n");
     return 2;
 }
 
@@ -117,40 +122,53 @@ int bulk(std::string_view impl, std::size_t mib, std::size_t write_size) {
     return 0;
 }
 
-int handshakes(std::string_view impl, std::size_t n) {
+int handshakes(std::string_view impl, std::size_t n, bool resume) {
     if (n == 0)
         return usage();
     constexpr std::size_t warm_up = 3;
     constexpr std::size_t capacity = 16 * 1024;
+    constexpr std::uint16_t resumed_port = 1;
+    std::uint16_t port = 2;
+    auto next_port = [&] { return resume ? resumed_port : port++; };
+    const char* wrong = resume ? "a handshake did not resume" : "a full handshake resumed";
     outcome o;
     if (impl == "tlsw") {
-        // As in tlsw_bench: tickets off, a new session-cache key per connection.
         const auto ctx = bench::make_tlsw_contexts(false);
-        std::uint16_t port = 1;
+        bool first = true;  // the first warm-up handshake is a full one
         o = run(warm_up, n, [&] {
-            bench::tlsw_pair pair(ctx, capacity, port++);
+            bench::tlsw_pair pair(ctx, capacity, next_port());
             pair.handshake();
-            bench::check(!pair.client.info().resumed, "tlsw: a handshake resumed a session");
+            bench::check(pair.client.info().resumed == (resume && !first), wrong);
+            first = false;
         });
     } else if (impl == "botan") {
-        bench::botan_shared shared;
+        bench::botan_shared shared(false, true);
         std::vector<std::byte> buffer(1024);
+        bool first = true;
         o = run(warm_up, n, [&] {
-            bench::botan_pair pair(shared, buffer);
+            bench::botan_pair pair(shared, buffer, false, next_port());
             pair.handshake();
+            bench::check(pair.resumed() == (resume && !first), wrong);
+            first = false;
         });
     } else if (impl == "openssl") {
-        bench::openssl_contexts ctx;
+        bench::openssl_contexts ctx(true);
         ctx.sigalgs("ECDSA+SHA384");  // what Botan's server picks; tlsw_bench checks it
+        SSL_SESSION* saved = nullptr;
         o = run(warm_up, n, [&] {
-            bench::openssl_pair pair(ctx, capacity);
+            bench::openssl_pair pair(ctx, capacity, resume ? saved : nullptr);
             pair.handshake();
+            bench::check((SSL_session_reused(pair.client()) == 1) == (resume && saved), wrong);
+            if (resume && !saved)
+                saved = SSL_get1_session(pair.client());
         });
+        SSL_SESSION_free(saved);
     } else {
         return usage();
     }
-    std::printf("handshake %s: %zu full handshakes: %.3f s, %.1f per second; heap allocations: %.1f per handshake\n",
-                std::string(impl).c_str(), n, o.seconds, static_cast<double>(n) / o.seconds,
+    std::printf("%s %s: %zu %s handshakes: %.3f s, %.1f per second; heap allocations: %.1f per handshake\n",
+                resume ? "resumed" : "handshake", std::string(impl).c_str(), n, resume ? "resumed" : "full",
+                o.seconds, static_cast<double>(n) / o.seconds,
                 static_cast<double>(o.allocs.count) / static_cast<double>(n));
     return 0;
 }
@@ -165,7 +183,7 @@ int main(int argc, char** argv) {
     const std::string_view impl = argv[2];
     if (mode == "bulk")
         return bulk(impl, arg(argc, argv, 3, 64), arg(argc, argv, 4, bench::max_record));
-    if (mode == "handshake")
-        return handshakes(impl, arg(argc, argv, 3, 50));
+    if (mode == "handshake" || mode == "resumed")
+        return handshakes(impl, arg(argc, argv, 3, 50), mode == "resumed");
     return usage();
 }
