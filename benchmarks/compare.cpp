@@ -66,6 +66,9 @@ using bench::check;
 using bench::die;
 
 bool quick = false;
+/** Raw Botan's reserved I/O buffers: 0 as tlsw's engine passes, unless a
+    measurement asks for Botan's default (Channel::IO_BUF_DEFAULT_SIZE). */
+std::size_t botan_io_reserve = 0;
 
 void put(const std::string& key, double value) {
     std::printf("%s %.6g\n", key.c_str(), value);
@@ -80,6 +83,12 @@ std::size_t heap_in_use() {
 double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
+
+/** Timed samples by key; the runs interleave the implementations, so
+    that a change of load on the machine hits all three alike. */
+std::map<std::string, std::vector<double>> samples;
+
+void sample(const std::string& key, double value) { samples[key].push_back(value); }
 
 double median(std::vector<double> v) {
     std::sort(v.begin(), v.end());
@@ -234,10 +243,11 @@ public:
             channel_ = std::make_unique<Botan::TLS::Client>(cb_, *shared.client_sessions, shared.creds, shared.policy,
                                                             Botan::system_rng(),
                                                             Botan::TLS::Server_Information("localhost", key),
-                                                            Botan::TLS::Protocol_Version::TLS_V12);
+                                                            Botan::TLS::Protocol_Version::TLS_V12,
+                                                            std::vector<std::string>(), botan_io_reserve);
         else
             channel_ = std::make_unique<Botan::TLS::Server>(cb_, *shared.server_sessions, shared.creds, shared.policy,
-                                                            Botan::system_rng());
+                                                            Botan::system_rng(), false, botan_io_reserve);
     }
     ~tcp_botan() {
         channel_.reset();
@@ -441,18 +451,14 @@ std::size_t bulk_total(std::size_t write_size) {
 }
 
 template <class E>
-void tcp_bulk(envs& env, std::span<const std::size_t> sizes, int runs) {
+void tcp_bulk(envs& env, std::span<const std::size_t> sizes) {
     for (std::size_t size : sizes) {
-        std::vector<double> rates, per_mib;
-        for (int i = 0; i < runs; ++i) {
-            std::size_t receives = 0;
-            const std::size_t total = bulk_total(size);
-            rates.push_back(tcp_bulk_once<E>(env, size, total, receives));
-            per_mib.push_back(static_cast<double>(receives) / (static_cast<double>(total / size * size) / 1048576.0));
-        }
+        std::size_t receives = 0;
+        const std::size_t total = bulk_total(size);
         const std::string key = std::string("tcp.bulk.") + E::name + "." + std::to_string(size);
-        put(key + ".mib_s", median(rates));
-        put(key + ".recv_per_mib", median(per_mib));
+        sample(key + ".mib_s", tcp_bulk_once<E>(env, size, total, receives));
+        sample(key + ".recv_per_mib",
+               static_cast<double>(receives) / (static_cast<double>(total / size * size) / 1048576.0));
     }
 }
 
@@ -471,12 +477,11 @@ struct messages {
 /** Batches of 64 messages of 64 bytes, one write each or one gather write;
     returns messages per second. */
 template <class E>
-void tcp_messages(envs& env, int runs) {
+void tcp_messages(envs& env) {
     const messages msgs;
     const std::size_t batches = quick ? 250 : 1000;
     for (bool gather : {false, true}) {
-        std::vector<double> rates;
-        for (int i = 0; i < runs; ++i) {
+        {
             const std::byte one[1] = {std::byte{1}};
             const double s = tcp_connection<E>(
                 env,
@@ -495,9 +500,9 @@ void tcp_messages(envs& env, int runs) {
                     }
                     ep.receive(1);
                 });
-            rates.push_back(static_cast<double>(batches * batch) / s);
+            sample(std::string("tcp.msgs.") + E::name + (gather ? ".gather" : ".single") + ".msg_s",
+                   static_cast<double>(batches * batch) / s);
         }
-        put(std::string("tcp.msgs.") + E::name + (gather ? ".gather" : ".single") + ".msg_s", median(rates));
     }
 }
 
@@ -531,13 +536,10 @@ double tcp_handshakes_once(envs& env, std::size_t n, bool resume) {
 }
 
 template <class E>
-void tcp_handshakes(envs& env, int runs) {
-    for (bool resume : {false, true}) {
-        std::vector<double> rates;
-        for (int i = 0; i < runs; ++i)
-            rates.push_back(tcp_handshakes_once<E>(env, quick ? 20 : resume ? 200 : 100, resume));
-        put(std::string("tcp.handshake.") + E::name + (resume ? ".resumed" : ".full") + ".per_s", median(rates));
-    }
+void tcp_handshakes(envs& env) {
+    for (bool resume : {false, true})
+        sample(std::string("tcp.handshake.") + E::name + (resume ? ".resumed" : ".full") + ".per_s",
+               tcp_handshakes_once<E>(env, quick ? 20 : resume ? 200 : 100, resume));
 }
 
 // ---- heap, with each side in its own process ------------------------------------------
@@ -583,7 +585,7 @@ std::pair<std::size_t, std::size_t> forked(Server&& server, Client&& client) {
 
 /** 1000 (or n) established, idle server streams: heap in the server process. */
 template <class E>
-void heap_idle(std::size_t n) {
+void heap_idle(std::size_t n, const char* name = E::name) {
     envs env;
     std::size_t per_stream_total = 0;
     forked(
@@ -608,7 +610,7 @@ void heap_idle(std::size_t n) {
             }
             return std::size_t{0};
         });
-    const std::string key = std::string("heap.idle.") + E::name;
+    const std::string key = std::string("heap.idle.") + name;
     put(key + ".streams", static_cast<double>(n));
     put(key + ".total_bytes", static_cast<double>(per_stream_total));
     put(key + ".bytes_per_stream", static_cast<double>(per_stream_total) / static_cast<double>(n));
@@ -674,7 +676,8 @@ struct mem_botan {
     static constexpr const char* name = "botan";
     bench::botan_pair pair;
     std::array<std::byte, bench::max_record> staging{};
-    mem_botan(envs& e, std::size_t, std::uint16_t key) : pair(e.botan, read_buffer(), false, key) {}
+    mem_botan(envs& e, std::size_t capacity, std::uint16_t key)
+        : pair(e.botan, read_buffer(), false, key, capacity) {}  // over a memory_pair, as tlsw
     void handshake() { pair.handshake(); }
     bool resumed() const { return pair.resumed(); }
     void send(std::span<const std::byte> d) { pair.send(d); }
@@ -720,11 +723,10 @@ struct mem_openssl {
 };
 
 template <class M>
-void mem_bulk(envs& env, std::span<const std::size_t> sizes, int runs) {
+void mem_bulk(envs& env, std::span<const std::size_t> sizes) {
     for (std::size_t size : sizes) {
-        std::vector<double> rates;
         const auto data = bench::payload(size);
-        for (int r = 0; r < runs; ++r) {
+        {
             M m(env, bench::wire_size(size) + 64 * 1024, next_key());
             m.handshake();
             const std::size_t writes = bulk_total(size) / size;
@@ -733,19 +735,18 @@ void mem_bulk(envs& env, std::span<const std::size_t> sizes, int runs) {
                 m.send(data);
                 m.receive(size);
             }
-            rates.push_back(static_cast<double>(writes * size) / 1048576.0 / seconds_since(start));
+            sample(std::string("mem.bulk.") + M::name + "." + std::to_string(size) + ".mib_s",
+                   static_cast<double>(writes * size) / 1048576.0 / seconds_since(start));
         }
-        put(std::string("mem.bulk.") + M::name + "." + std::to_string(size) + ".mib_s", median(rates));
     }
 }
 
 template <class M>
-void mem_messages(envs& env, int runs) {
+void mem_messages(envs& env) {
     const messages msgs;
     const std::size_t batches = quick ? 250 : 2000;
     for (bool gather : {false, true}) {
-        std::vector<double> rates;
-        for (int r = 0; r < runs; ++r) {
+        {
             M m(env, 64 * 1024, next_key());
             m.handshake();
             const auto start = clock_type::now();
@@ -758,32 +759,31 @@ void mem_messages(envs& env, int runs) {
                 }
                 m.receive(batch * message_size);
             }
-            rates.push_back(static_cast<double>(batches * batch) / seconds_since(start));
+            sample(std::string("mem.msgs.") + M::name + (gather ? ".gather" : ".single") + ".msg_s",
+                   static_cast<double>(batches * batch) / seconds_since(start));
         }
-        put(std::string("mem.msgs.") + M::name + (gather ? ".gather" : ".single") + ".msg_s", median(rates));
     }
 }
 
 template <class M>
-void mem_handshakes(envs& env, int runs) {
+void mem_handshakes(envs& env) {
     for (bool resume : {false, true}) {
-        std::vector<double> rates;
         const std::uint16_t key = next_key();
         if (resume) {
             M first(env, 16 * 1024, key);
             first.handshake();
         }
         const std::size_t n = quick ? 20 : resume ? 200 : 100;
-        for (int r = 0; r < runs; ++r) {
+        {
             const auto start = clock_type::now();
             for (std::size_t i = 0; i < n; ++i) {
                 M m(env, 16 * 1024, resume ? key : next_key());
                 m.handshake();
                 check(m.resumed() == resume, resume ? "a handshake did not resume" : "a full handshake resumed");
             }
-            rates.push_back(static_cast<double>(n) / seconds_since(start));
+            sample(std::string("mem.handshake.") + M::name + (resume ? ".resumed" : ".full") + ".per_s",
+                   static_cast<double>(n) / seconds_since(start));
         }
-        put(std::string("mem.handshake.") + M::name + (resume ? ".resumed" : ".full") + ".per_s", median(rates));
     }
 }
 
@@ -843,7 +843,7 @@ int main(int argc, char** argv) {
     }
     raise_file_limit();
     const std::size_t idle_streams = quick ? 200 : 1000;
-    const int runs = quick ? 1 : 3;
+    const int runs = quick ? 1 : 5;
     const std::array<std::size_t, 6> chart_sizes{64, 256, 1024, 4096, 16384, 65536};
     const std::array<std::size_t, 3> mem_sizes{64, 1024, 16384};
 
@@ -858,6 +858,9 @@ int main(int argc, char** argv) {
     heap_idle<tcp_tlsw>(idle_streams);
     heap_idle<tcp_botan>(idle_streams);
     heap_idle<tcp_openssl>(idle_streams);
+    botan_io_reserve = Botan::TLS::Channel::IO_BUF_DEFAULT_SIZE;
+    heap_idle<tcp_botan>(idle_streams, "botan_default_buffers");
+    botan_io_reserve = 0;
     heap_pair<tcp_tlsw>();
     heap_pair<tcp_botan>();
     heap_pair<tcp_openssl>();
@@ -868,29 +871,29 @@ int main(int argc, char** argv) {
         mem_allocs<mem_botan>(env);
         mem_allocs<mem_openssl>(env);
     }
-    {
-        envs env;
-        tcp_bulk<tcp_tlsw>(env, chart_sizes, runs);
-        tcp_bulk<tcp_botan>(env, chart_sizes, runs);
-        tcp_bulk<tcp_openssl>(env, chart_sizes, runs);
-        tcp_messages<tcp_tlsw>(env, runs);
-        tcp_messages<tcp_botan>(env, runs);
-        tcp_messages<tcp_openssl>(env, runs);
-        tcp_handshakes<tcp_tlsw>(env, runs);
-        tcp_handshakes<tcp_botan>(env, runs);
-        tcp_handshakes<tcp_openssl>(env, runs);
+    // Timings: each run measures every implementation once, in turn.
+    envs env;
+    for (int r = 0; r < runs; ++r) {
+        tcp_bulk<tcp_tlsw>(env, chart_sizes);
+        tcp_bulk<tcp_botan>(env, chart_sizes);
+        tcp_bulk<tcp_openssl>(env, chart_sizes);
+        tcp_messages<tcp_tlsw>(env);
+        tcp_messages<tcp_botan>(env);
+        tcp_messages<tcp_openssl>(env);
+        tcp_handshakes<tcp_tlsw>(env);
+        tcp_handshakes<tcp_botan>(env);
+        tcp_handshakes<tcp_openssl>(env);
+        mem_bulk<mem_tlsw>(env, mem_sizes);
+        mem_bulk<mem_botan>(env, mem_sizes);
+        mem_bulk<mem_openssl>(env, mem_sizes);
+        mem_messages<mem_tlsw>(env);
+        mem_messages<mem_botan>(env);
+        mem_messages<mem_openssl>(env);
+        mem_handshakes<mem_tlsw>(env);
+        mem_handshakes<mem_botan>(env);
+        mem_handshakes<mem_openssl>(env);
     }
-    {
-        envs env;
-        mem_bulk<mem_tlsw>(env, mem_sizes, runs);
-        mem_bulk<mem_botan>(env, mem_sizes, runs);
-        mem_bulk<mem_openssl>(env, mem_sizes, runs);
-        mem_messages<mem_tlsw>(env, runs);
-        mem_messages<mem_botan>(env, runs);
-        mem_messages<mem_openssl>(env, runs);
-        mem_handshakes<mem_tlsw>(env, runs);
-        mem_handshakes<mem_botan>(env, runs);
-        mem_handshakes<mem_openssl>(env, runs);
-    }
+    for (const auto& [key, values] : samples)
+        put(key, median(values));
     return 0;
 }

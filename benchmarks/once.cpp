@@ -9,7 +9,9 @@
 // WRITE_SIZE writes of WRITE_SIZE bytes client to server (rounded down).
 // `handshake IMPL N` runs a few warm-up handshakes, then N full handshakes
 // on new connections; `resumed IMPL N` N handshakes that resume one
-// session. IMPL is tlsw, botan (raw Botan) or openssl. Handshakes are like
+// session. IMPL is tlsw, botan (raw Botan over a memory_pair, as tlsw),
+// botan-direct (raw Botan handing its output vector over, no transport) or
+// openssl. Handshakes are like
 // for like: tickets off; tlsw and raw Botan both keep a session cache on
 // each side (tlsw cannot turn its own off), so a full handshake uses a new
 // cache key (port) per connection and a resumed one reuses the first's;
@@ -63,8 +65,8 @@ outcome run(std::size_t warm_up, std::size_t n, Step&& step) {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: tlsw_once bulk tlsw|botan|openssl [MiB=64] [write_size=16384]\n"
-                 "       tlsw_once handshake|resumed tlsw|botan|openssl [count=50]\n");
+                 "usage: tlsw_once bulk tlsw|botan|botan-direct|openssl [MiB=64] [write_size=16384]\n"
+                 "       tlsw_once handshake|resumed tlsw|botan|botan-direct|openssl [count=50]\n");
     return 2;
 }
 
@@ -91,9 +93,11 @@ int bulk(std::string_view impl, std::size_t mib, std::size_t write_size) {
             pair.send(data);
             pair.receive(write_size, buffer);
         });
-    } else if (impl == "botan") {
+    } else if (impl == "botan" || impl == "botan-direct") {
+        // botan: over a memory_pair like tlsw's; botan-direct: the emitted
+        // vector handed over whole, one ciphertext copy fewer than any transport.
         bench::botan_shared shared;
-        bench::botan_pair pair(shared, buffer, true);
+        bench::botan_pair pair(shared, buffer, true, 443, impl == "botan" ? capacity : 0);
         pair.handshake();
         bench::check(pair.client_side().suite == bench::botan_suite, "raw Botan: unexpected suite");
         o = run(warm_up, writes, [&] {
@@ -141,12 +145,12 @@ int handshakes(std::string_view impl, std::size_t n, bool resume) {
             bench::check(pair.client.info().resumed == (resume && !first), wrong);
             first = false;
         });
-    } else if (impl == "botan") {
+    } else if (impl == "botan" || impl == "botan-direct") {
         bench::botan_shared shared(false, true);
         std::vector<std::byte> buffer(1024);
         bool first = true;
         o = run(warm_up, n, [&] {
-            bench::botan_pair pair(shared, buffer, false, next_port());
+            bench::botan_pair pair(shared, buffer, false, next_port(), impl == "botan" ? capacity : 0);
             pair.handshake();
             bench::check(pair.resumed() == (resume && !first), wrong);
             first = false;

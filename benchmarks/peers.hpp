@@ -280,6 +280,7 @@ private:
 class botan_endpoint final : public Botan::TLS::Callbacks {
 public:
     std::vector<std::uint8_t> out;   ///< ciphertext for the peer
+    tlsw::memory_pair::end* transport = nullptr;  ///< when set, ciphertext goes here instead of `out`
     std::span<std::byte> sink;       ///< where received plaintext goes
     std::size_t sink_pos = 0;
     std::size_t received = 0;        ///< plaintext bytes received in all
@@ -289,7 +290,16 @@ public:
     std::string suite, version, signature, group;
 
     void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
-        out.insert(out.end(), data, data + size);
+        if (!transport) {
+            out.insert(out.end(), data, data + size);
+            return;
+        }
+        auto bytes = std::as_bytes(std::span(data, size));
+        while (!bytes.empty()) {
+            auto n = transport->write_some(bytes);
+            check(n.has_value() && *n > 0, "raw Botan: the memory pair is full");
+            bytes = bytes.subspan(*n);
+        }
     }
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
@@ -343,8 +353,26 @@ public:
 class botan_pair {
 public:
     /** Received plaintext goes to `server_sink` (the reader's buffer). The
-        client caches its session under ("localhost", `port`). */
-    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false, std::uint16_t port = 443) {
+        client caches its session under ("localhost", `port`).
+
+        With `pair_capacity` 0 the ciphertext one side emits is appended to
+        a vector and handed whole to the other's received_data: the least
+        work Botan allows. Otherwise it travels over a tlsw::memory_pair of
+        that capacity, as tlsw_pair's does: written into the pair, read out
+        of it into a 64 KiB buffer, then fed to Botan. That is the like for
+        like comparison with tlsw, whose transport costs are the same.
+
+        Both channels reserve no I/O buffers up front, as tlsw's engine
+        does (Botan's default reserves 10 KiB for reading and 10 for writing). */
+    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false, std::uint16_t port = 443,
+               std::size_t pair_capacity = 0) {
+        if (pair_capacity > 0) {
+            auto [a, b] = tlsw::memory_pair::make(pair_capacity);
+            client_end_ = std::make_unique<tlsw::memory_pair::end>(std::move(a));
+            server_end_ = std::make_unique<tlsw::memory_pair::end>(std::move(b));
+            client_cb_.transport = client_end_.get();
+            server_cb_.transport = server_end_.get();
+        }
         client_cb_.probe = probe;
         server_cb_.probe = probe;
         server_cb_.sink = server_sink;
@@ -353,15 +381,16 @@ public:
         client_ = std::make_unique<Botan::TLS::Client>(client_cb_, *shared.client_sessions, shared.creds,
                                                        shared.policy, Botan::system_rng(),
                                                        Botan::TLS::Server_Information("localhost", port),
-                                                       Botan::TLS::Protocol_Version::TLS_V12);
+                                                       Botan::TLS::Protocol_Version::TLS_V12,
+                                                       std::vector<std::string>(), 0);
         server_ = std::make_unique<Botan::TLS::Server>(server_cb_, *shared.server_sessions, shared.creds,
-                                                       shared.policy, Botan::system_rng());
+                                                       shared.policy, Botan::system_rng(), false, 0);
     }
 
     void handshake() {
         for (int round = 0; round < 100 && !(client_cb_.activated && server_cb_.activated); ++round) {
-            pump(client_cb_, *server_);
-            pump(server_cb_, *client_);
+            pump(client_cb_, *server_, server_end_.get());
+            pump(server_cb_, *client_, client_end_.get());
         }
         check(client_cb_.activated && server_cb_.activated, "raw Botan: the handshake did not complete");
     }
@@ -371,23 +400,34 @@ public:
     }
 
     /** Hands everything the client emitted to the server. */
-    void receive() { pump(client_cb_, *server_); }
+    void receive() { pump(client_cb_, *server_, server_end_.get()); }
 
     /** The server's direction: it sends, the client receives. */
     void send_back(std::span<const std::byte> data) {
         server_->send(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     }
-    void receive_back() { pump(server_cb_, *client_); }
+    void receive_back() { pump(server_cb_, *client_, client_end_.get()); }
     /** Where plaintext the client receives goes (receive_back). */
     void client_sink(std::span<std::byte> sink) { client_cb_.sink = sink; }
 
     bool resumed() const noexcept { return client_cb_.certificates == 0; }
-    std::size_t in_flight() const noexcept { return client_cb_.out.size(); }
+    std::size_t in_flight() const { return server_end_ ? server_end_->available() : client_cb_.out.size(); }
     const botan_endpoint& client_side() const noexcept { return client_cb_; }
     const botan_endpoint& server_side() const noexcept { return server_cb_; }
 
 private:
-    static void pump(botan_endpoint& from, Botan::TLS::Channel& to) {
+    /** Hands `to` what `from` emitted: from the vector, or read out of
+        `to`'s end of the memory pair. */
+    static void pump(botan_endpoint& from, Botan::TLS::Channel& to, tlsw::memory_pair::end* to_end) {
+        if (to_end) {
+            static std::vector<std::uint8_t> in(read_buffer_size);
+            for (;;) {
+                auto n = to_end->read_some(std::as_writable_bytes(std::span(in)));
+                if (!n || *n == 0)
+                    return;  // would block: all taken
+                to.received_data(in.data(), *n);
+            }
+        }
         if (from.out.empty())
             return;
         // Safe to pass from.out: `to` emits into its own endpoint, never into this vector.
@@ -395,6 +435,9 @@ private:
         from.out.clear();
     }
 
+    // The transport, when there is one: before the callbacks that write to it.
+    std::unique_ptr<tlsw::memory_pair::end> client_end_;
+    std::unique_ptr<tlsw::memory_pair::end> server_end_;
     botan_endpoint client_cb_;
     botan_endpoint server_cb_;
     std::unique_ptr<Botan::TLS::Client> client_;

@@ -48,6 +48,9 @@ for impl in tlsw botan; do
          "full $impl handshake $impl $full"
          "resumed $impl resumed $impl $resumed")
 done
+# For reference: raw Botan handing its output vector straight over, without
+# the transport copy that tlsw and the "botan" runs pay.
+jobs+=("record16k botan-direct bulk botan-direct $mib 16384" "message100 botan-direct bulk botan-direct $msgs 100")
 printf '%s\n' "${jobs[@]}" | xargs -P 2 -L 1 sh -c '
   name=$0 impl=$1; shift
   valgrind --tool=callgrind --collect-atstart=no --callgrind-out-file="'"$out"'/cg.$name.$impl.out" \

@@ -79,6 +79,12 @@ def main():
     r = cmp(total["tlsw"], total["botan"], lambda a, b: a / b)
     t.add("1", f"{n} idle server streams (MB)", *(fmt(total[k] and total[k] / 1e6, 1) for k in ("tlsw", "botan", "openssl")),
           f"tlsw / Botan {r:.2f}" if r else "–", "≤ 1.05", cmp(r, 0, lambda a, _: a <= 1.05))
+    dflt = g("heap.idle.botan_default_buffers.bytes_per_stream")
+    if dflt:
+        r = cmp(idle["tlsw"], dflt, lambda a, b: a - b)
+        t.add("", "heap per idle server stream, raw Botan reserving its default 2 × 10 KiB I/O buffers (KB)",
+              fmt(idle["tlsw"] and idle["tlsw"] / 1e3, 1), fmt(dflt / 1e3, 1), "–",
+              f"tlsw − Botan {r / 1e3:+.1f} KB", "", None)
     r = cmp(total["tlsw"], total["openssl"], lambda a, b: a / b)
     t.add("1", f"{n} idle server streams, against OpenSSL", "", "", "",
           f"tlsw / OpenSSL {r:.2f}" if r else "–", "< 1", cmp(r, 0, lambda a, _: a < 1))
@@ -114,6 +120,13 @@ def main():
         t.add("3", label, fmt(a), fmt(b), "–", f"tlsw / Botan {r:.3f}" if r else "–", f"≤ {goal:.2f}",
               cmp(r, goal, lambda x, y: x <= y))
 
+    for name, label in (("record16k", "instructions per 16 KiB record, raw Botan without a transport"),
+                        ("message100", "instructions per 100-byte message, raw Botan without a transport")):
+        a, b = per_op(name, "tlsw"), per_op(name, "botan-direct")
+        r = cmp(a, b, lambda x, y: x / y)
+        if b:
+            t.add("", label, fmt(a), fmt(b), "–", f"tlsw / Botan {r:.3f}", "", None)
+
     # 4. allocations per record
     al = {impl: g(f"mem.allocs.{impl}.per_record") for impl in ("tlsw", "botan", "openssl")}
     diff = cmp(al["tlsw"], al["botan"], lambda a, b: a - b)
@@ -127,7 +140,7 @@ def main():
         vals = [g(key.format(impl)) for impl in ("tlsw", "botan", "openssl")]
         vals = [v / scale if v is not None else None for v in vals]
         r = cmp(vals[0], vals[1], lambda a, b: a / b)
-        t.add("", what, *(fmt(v, digits) for v in vals), f"tlsw / Botan {r:.2f}" if r else "–", "", None)
+        t.add("", what, *(fmt(v, digits) for v in vals), f"rate tlsw / Botan {r:.2f}" if r else "–", "", None)
 
     for where, prefix in (("TCP", "tcp"), ("memory", "mem")):
         for size, label in ((64, "64 B"), (1024, "1 KiB"), (16384, "16 KiB")):
