@@ -146,8 +146,9 @@ std::span<std::byte> read_buffer() {
 /** A blocking socket that counts its reads: one recv(2) each. */
 class counting_socket {
 public:
-    static constexpr bool can_block = true;
-    static constexpr bool can_would_block = false;
+    // Read by tlsw::transport_traits (clang does not see that use).
+    [[maybe_unused]] static constexpr bool can_block = true;
+    [[maybe_unused]] static constexpr bool can_would_block = false;
 
     explicit counting_socket(tlsw::blocking_socket s) : socket_(std::move(s)) {}
     tlsw::io_result read_some(std::span<std::byte> in) {
