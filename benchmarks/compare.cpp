@@ -33,7 +33,8 @@
 // resumed ones reuse one. TCP_NODELAY on every socket; blocking sockets;
 // the reader's buffer is 64 KiB. Raw Botan reads the socket with recv(2)
 // into a 64 KiB buffer shared by the thread's connections; OpenSSL uses its
-// socket BIO with default settings (no read-ahead).
+// socket BIO with default settings (no read-ahead; a reference run turns
+// read-ahead on).
 
 #include "alloc_count.hpp"
 #include "peers.hpp"
@@ -75,6 +76,8 @@ bool quick = false;
 /** Raw Botan's reserved I/O buffers: 0 as tlsw's engine passes, unless a
     measurement asks for Botan's default (Channel::IO_BUF_DEFAULT_SIZE). */
 std::size_t botan_io_reserve = 0;
+/** OpenSSL's read-ahead (off by default): read as much as its buffer holds. */
+bool openssl_read_ahead = false;
 
 void put(const std::string& key, double value) {
     std::printf("%s %.6g\n", key.c_str(), value);
@@ -331,6 +334,8 @@ public:
         : env_(env), fd_(s.release()), key_(key), client_(client),
           ssl_(SSL_new(client ? env.openssl.client() : env.openssl.server())) {
         bench::ossl_check(ssl_ && SSL_set_fd(ssl_, fd_) == 1, "SSL_new / SSL_set_fd");
+        if (openssl_read_ahead)
+            SSL_set_read_ahead(ssl_, 1);
         BIO* rbio = SSL_get_rbio(ssl_);
         BIO_set_callback_arg(rbio, reinterpret_cast<char*>(&receives_));
         BIO_set_callback_ex(rbio, count_reads);
@@ -467,11 +472,11 @@ std::size_t bulk_total(std::size_t write_size) {
 }
 
 template <class E>
-void tcp_bulk(envs& env, std::span<const std::size_t> sizes) {
+void tcp_bulk(envs& env, std::span<const std::size_t> sizes, const char* name = E::name) {
     for (std::size_t size : sizes) {
         std::size_t receives = 0;
         const std::size_t total = bulk_total(size);
-        const std::string key = std::string("tcp.bulk.") + E::name + "." + std::to_string(size);
+        const std::string key = std::string("tcp.bulk.") + name + "." + std::to_string(size);
         sample(key + ".mib_s", tcp_bulk_once<E>(env, size, total, receives));
         sample(key + ".recv_per_mib",
                static_cast<double>(receives) / (static_cast<double>(total / size * size) / 1048576.0));
@@ -893,6 +898,9 @@ int main(int argc, char** argv) {
         tcp_bulk<tcp_tlsw>(env, chart_sizes);
         tcp_bulk<tcp_botan>(env, chart_sizes);
         tcp_bulk<tcp_openssl>(env, chart_sizes);
+        openssl_read_ahead = true;
+        tcp_bulk<tcp_openssl>(env, mem_sizes, "openssl_read_ahead");
+        openssl_read_ahead = false;
         tcp_messages<tcp_tlsw>(env);
         tcp_messages<tcp_botan>(env);
         tcp_messages<tcp_openssl>(env);

@@ -106,6 +106,13 @@ def main():
               *(fmt(rec(k, size), 1) for k in ("tlsw", "botan", "openssl")),
               f"tlsw / OpenSSL {r:.2f}" if r else "–", "≤ 1", cmp(r, 0, lambda a, _: a <= 1))
 
+    for size, label in ((64, "64 B"), (1024, "1 KiB"), (16384, "16 KiB")):
+        ra = rec("openssl_read_ahead", size)
+        if ra is not None:
+            r = cmp(rec("tlsw", size), ra, lambda a, b: a / b)
+            t.add("", f"receives per MiB over TCP, {label} writes, OpenSSL with read-ahead on",
+                  fmt(rec("tlsw", size), 1), "–", fmt(ra, 1), f"tlsw / OpenSSL {r:.2f}" if r else "–", "", None)
+
     # 3. instructions (callgrind)
     def per_op(name, impl):
         total, ops = num(i, f"instr.{name}.{impl}.total"), num(i, f"instr.{name}.{impl}.ops")
