@@ -284,14 +284,7 @@ public:
         channel_->send(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     }
     /** What a gather write does by hand: copy into one buffer, then one send(). */
-    void write_gather(std::span<const std::span<const std::byte>> buffers) {
-        std::size_t at = 0;
-        for (auto b : buffers) {
-            std::memcpy(staging_.data() + at, b.data(), b.size());
-            at += b.size();
-        }
-        write(std::span(staging_).first(at));
-    }
+    void write_gather(std::span<const std::span<const std::byte>> buffers) { write(bench::coalesce(buffers, staging_)); }
     void receive(std::size_t n) {
         const std::size_t goal = cb_.received + n;
         while (cb_.received < goal)
@@ -367,14 +360,7 @@ public:
                           "SSL_write");
     }
     /** OpenSSL has no gather write: copy into one buffer, then one SSL_write. */
-    void write_gather(std::span<const std::span<const std::byte>> buffers) {
-        std::size_t at = 0;
-        for (auto b : buffers) {
-            std::memcpy(staging_.data() + at, b.data(), b.size());
-            at += b.size();
-        }
-        write(std::span(staging_).first(at));
-    }
+    void write_gather(std::span<const std::span<const std::byte>> buffers) { write(bench::coalesce(buffers, staging_)); }
     void receive(std::size_t n) {
         while (n > 0) {
             const int r = SSL_read(ssl_, read_buffer().data(), static_cast<int>(read_buffer().size()));
@@ -486,14 +472,7 @@ void tcp_bulk(envs& env, std::span<const std::size_t> sizes, const char* name = 
 constexpr std::size_t message_size = 64;
 constexpr std::size_t batch = 64;
 
-struct messages {
-    std::vector<std::byte> bytes = bench::payload(batch * message_size);
-    std::array<std::span<const std::byte>, batch> spans{};
-    messages() {
-        for (std::size_t i = 0; i < batch; ++i)
-            spans[i] = std::span<const std::byte>(bytes).subspan(i * message_size, message_size);
-    }
-};
+using messages = bench::message_batch<message_size, batch>;
 
 /** Batches of 64 messages of 64 bytes, one write each or one gather write;
     returns messages per second. */
@@ -703,12 +682,7 @@ struct mem_botan {
     bool resumed() const { return pair.resumed(); }
     void send(std::span<const std::byte> d) { pair.send(d); }
     void send_gather(std::span<const std::span<const std::byte>> b, std::size_t) {
-        std::size_t at = 0;
-        for (auto s : b) {
-            std::memcpy(staging.data() + at, s.data(), s.size());
-            at += s.size();
-        }
-        pair.send(std::span(staging).first(at));
+        pair.send(bench::coalesce(b, staging));
     }
     void receive(std::size_t) { pair.receive(); }
 };
@@ -733,12 +707,7 @@ struct mem_openssl {
     bool resumed() const { return SSL_session_reused(pair.client()) == 1; }
     void send(std::span<const std::byte> d) { pair.send(d); }
     void send_gather(std::span<const std::span<const std::byte>> b, std::size_t) {
-        std::size_t at = 0;
-        for (auto s : b) {
-            std::memcpy(staging.data() + at, s.data(), s.size());
-            at += s.size();
-        }
-        pair.send(std::span(staging).first(at));
+        pair.send(bench::coalesce(b, staging));
     }
     void receive(std::size_t n) { pair.receive(n, read_buffer()); }
 };

@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -87,6 +88,31 @@ inline std::vector<std::byte> payload(std::size_t n) {
         b = static_cast<std::byte>(x);
     }
     return bytes;
+}
+
+/** `Count` messages of `Size` bytes, as separate buffers (for gather writes). */
+template <std::size_t Size, std::size_t Count>
+struct message_batch {
+    std::vector<std::byte> bytes = payload(Size * Count);
+    std::array<std::span<const std::byte>, Count> spans{};
+    message_batch() {
+        for (std::size_t i = 0; i < Count; ++i)
+            spans[i] = std::span<const std::byte>(bytes).subspan(i * Size, Size);
+    }
+};
+
+/** What a gather write does by hand where there is none (raw Botan,
+    OpenSSL): copies `buffers` one after another into `staging`, which must
+    be large enough, and returns the part used. */
+inline std::span<const std::byte> coalesce(std::span<const std::span<const std::byte>> buffers,
+                                           std::span<std::byte> staging) {
+    std::size_t at = 0;
+    for (auto b : buffers) {
+        if (!b.empty())
+            std::memcpy(staging.data() + at, b.data(), b.size());
+        at += b.size();
+    }
+    return staging.first(at);
 }
 
 // ---- the test PKI ------------------------------------------------------------
