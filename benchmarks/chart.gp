@@ -5,7 +5,7 @@ if (!exists("data")) data = 'throughput.dat'
 if (!exists("out")) out = 'throughput.png'
 set terminal pngcairo size 800,480 font "sans,11"
 set output out
-set title "Bulk transfer over TCP loopback (TLS 1.2, AES-128-GCM, one connection)"
+set title "Bulk transfer over TCP loopback, one connection (TLS 1.2, AES-128-GCM; median of 5 runs)"
 set xlabel "bytes per write"
 set ylabel "MiB/s"
 set logscale x 4

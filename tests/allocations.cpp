@@ -259,7 +259,7 @@ TEMPLATE_LIST_TEST_CASE("records in the steady state allocate nothing in tlsw's 
                                      << " per record (both sides)");
 }
 
-TEST_CASE("the allocation count sees an allocation in the steady state", "[allocations]") {
+TEST_CASE("the allocation count gives each allocation to the code that asked for it", "[allocations]") {
     // The counter itself must not be blind: an allocation made by this
     // executable's code is tlsw's own, one made inside libbotan is Botan's.
     const auto own = count_allocations([] {
