@@ -42,7 +42,7 @@ BOTAN_MLOCK_POOL_SIZE=0 "$bin/tlsw_compare" "${quick[@]}" >"$out/compare.txt"
 echo "counting instructions (callgrind)..." >&2
 if ((${#quick[@]})); then mib=2 msgs=1 full=5 resumed=10; else mib=16 msgs=1 full=30 resumed=100; fi
 jobs=()
-for impl in tlsw botan; do
+for impl in tlsw botan openssl; do
   jobs+=("record16k $impl bulk $impl $mib 16384"
          "message100 $impl bulk $impl $msgs 100"
          "full $impl handshake $impl $full"
