@@ -28,9 +28,10 @@
 //
 // Like for like: TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256 with X25519, the
 // same certificate chain; tickets off everywhere; every server keeps a
-// session-ID cache and every client caches its sessions (tlsw cannot turn
-// its cache off), so full handshakes use a new cache key per connection and
-// resumed ones reuse one. TCP_NODELAY on every socket; blocking sockets;
+// session-ID cache and every client caches its sessions, except in full
+// handshakes where tlsw can turn its cache off (context::session_cache):
+// there no one caches. Where it cannot, full handshakes use a new cache key
+// per connection and resumed ones reuse one. TCP_NODELAY on every socket; blocking sockets;
 // the reader's buffer is 64 KiB. Raw Botan reads the socket with recv(2)
 // into a 64 KiB buffer shared by the thread's connections; OpenSSL uses its
 // socket BIO with default settings (no read-ahead; a reference run turns
@@ -122,7 +123,10 @@ std::uint16_t next_key() {
 // ---- what each implementation shares between connections ----------------------
 
 struct envs {
-    envs() {
+    /** `cache` false: no session cache anywhere (tlsw's only where it can
+        turn it off: bench::tlsw_cache_switchable()). */
+    explicit envs(bool cache = true)
+        : tlsw(bench::make_tlsw_contexts(false, cache)), botan(false, cache), openssl(cache) {
         openssl.sigalgs("ECDSA+SHA384");  // what Botan's server signs with (tlsw_bench checks it)
     }
     ~envs() {
@@ -132,9 +136,9 @@ struct envs {
     envs(const envs&) = delete;
     envs& operator=(const envs&) = delete;
 
-    bench::tlsw_contexts tlsw = bench::make_tlsw_contexts(false);
-    bench::botan_shared botan{false, true};
-    bench::openssl_contexts openssl{true};
+    bench::tlsw_contexts tlsw;
+    bench::botan_shared botan;
+    bench::openssl_contexts openssl;
     std::map<std::uint16_t, SSL_SESSION*> openssl_sessions;  // the client's cache, by key
 };
 
@@ -535,11 +539,13 @@ double tcp_handshakes_once(envs& env, std::size_t n, bool resume) {
     return static_cast<double>(n) / s;
 }
 
+/** Full handshakes use `full` (no session caches where tlsw can turn its
+    own off), resumed ones `cached`. */
 template <class E>
-void tcp_handshakes(envs& env) {
+void tcp_handshakes(envs& cached, envs& full) {
     for (bool resume : {false, true})
         sample(std::string("tcp.handshake.") + E::name + (resume ? ".resumed" : ".full") + ".per_s",
-               tcp_handshakes_once<E>(env, quick ? 20 : resume ? 200 : 100, resume));
+               tcp_handshakes_once<E>(resume ? cached : full, quick ? 20 : resume ? 200 : 100, resume));
 }
 
 // ---- heap, with each side in its own process ------------------------------------------
@@ -756,8 +762,9 @@ void mem_messages(envs& env) {
 }
 
 template <class M>
-void mem_handshakes(envs& env) {
+void mem_handshakes(envs& cached, envs& full) {
     for (bool resume : {false, true}) {
+        envs& env = resume ? cached : full;
         const std::uint16_t key = next_key();
         if (resume) {
             M first(env, 16 * 1024, key);
@@ -863,6 +870,8 @@ int main(int argc, char** argv) {
     }
     // Timings: each run measures every implementation once, in turn.
     envs env;
+    envs full_env(!bench::tlsw_cache_switchable());
+    put("config.full_handshakes_without_cache", bench::tlsw_cache_switchable() ? 1 : 0);
     for (int r = 0; r < runs; ++r) {
         tcp_bulk<tcp_tlsw>(env, chart_sizes);
         tcp_bulk<tcp_botan>(env, chart_sizes);
@@ -873,18 +882,18 @@ int main(int argc, char** argv) {
         tcp_messages<tcp_tlsw>(env);
         tcp_messages<tcp_botan>(env);
         tcp_messages<tcp_openssl>(env);
-        tcp_handshakes<tcp_tlsw>(env);
-        tcp_handshakes<tcp_botan>(env);
-        tcp_handshakes<tcp_openssl>(env);
+        tcp_handshakes<tcp_tlsw>(env, full_env);
+        tcp_handshakes<tcp_botan>(env, full_env);
+        tcp_handshakes<tcp_openssl>(env, full_env);
         mem_bulk<mem_tlsw>(env, mem_sizes);
         mem_bulk<mem_botan>(env, mem_sizes);
         mem_bulk<mem_openssl>(env, mem_sizes);
         mem_messages<mem_tlsw>(env);
         mem_messages<mem_botan>(env);
         mem_messages<mem_openssl>(env);
-        mem_handshakes<mem_tlsw>(env);
-        mem_handshakes<mem_botan>(env);
-        mem_handshakes<mem_openssl>(env);
+        mem_handshakes<mem_tlsw>(env, full_env);
+        mem_handshakes<mem_botan>(env, full_env);
+        mem_handshakes<mem_openssl>(env, full_env);
     }
     for (const auto& [key, values] : samples)
         put(key, median(values));

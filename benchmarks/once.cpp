@@ -12,10 +12,11 @@
 // session. IMPL is tlsw, botan (raw Botan over a memory_pair, as tlsw),
 // botan-direct (raw Botan handing its output vector over, no transport) or
 // openssl. Handshakes are like
-// for like: tickets off; tlsw and raw Botan both keep a session cache on
-// each side (tlsw cannot turn its own off), so a full handshake uses a new
-// cache key (port) per connection and a resumed one reuses the first's;
-// OpenSSL caches on the server and the client offers the saved session. Callgrind collects only during the
+// for like: tickets off; a resumed handshake reuses the first's session
+// (tlsw and raw Botan keep a session cache on each side, OpenSSL on the
+// server with the client offering the saved session). Full handshakes run
+// with every cache off where tlsw has context::session_cache; before it had,
+// with the caches on both sides and a new cache key (port) per connection. Callgrind collects only during the
 // measured part (a client request toggles it), so the totals of two runs
 // compare directly. Outside valgrind it just runs and prints the time.
 
@@ -135,9 +136,12 @@ int handshakes(std::string_view impl, std::size_t n, bool resume) {
     std::uint16_t port = 2;
     auto next_port = [&] { return resume ? resumed_port : port++; };
     const char* wrong = resume ? "a handshake did not resume" : "a full handshake resumed";
+    // Full handshakes: with no session cache anywhere where tlsw can turn
+    // its own off; otherwise caches on both sides and a new key each time.
+    const bool cache = resume || !bench::tlsw_cache_switchable();
     outcome o;
     if (impl == "tlsw") {
-        const auto ctx = bench::make_tlsw_contexts(false);
+        const auto ctx = bench::make_tlsw_contexts(false, cache);
         bool first = true;  // the first warm-up handshake is a full one
         o = run(warm_up, n, [&] {
             bench::tlsw_pair pair(ctx, capacity, next_port());
@@ -146,7 +150,7 @@ int handshakes(std::string_view impl, std::size_t n, bool resume) {
             first = false;
         });
     } else if (impl == "botan" || impl == "botan-direct") {
-        bench::botan_shared shared(false, true);
+        bench::botan_shared shared(false, cache);
         std::vector<std::byte> buffer(1024);
         bool first = true;
         o = run(warm_up, n, [&] {
@@ -156,7 +160,7 @@ int handshakes(std::string_view impl, std::size_t n, bool resume) {
             first = false;
         });
     } else if (impl == "openssl") {
-        bench::openssl_contexts ctx(true);
+        bench::openssl_contexts ctx(cache);
         ctx.sigalgs("ECDSA+SHA384");  // what Botan's server picks; tlsw_bench checks it
         SSL_SESSION* saved = nullptr;
         o = run(warm_up, n, [&] {

@@ -140,17 +140,43 @@ struct tlsw_contexts {
     tlsw::context server;
 };
 
+/** Turns a context's session cache off, where tlsw offers the switch
+    (context::session_cache); returns false where it does not. */
+template <class Context>
+bool switch_session_cache_off(Context& ctx) {
+    if constexpr (requires { ctx.session_cache(false); }) {
+        ctx.session_cache(false);
+        return true;
+    } else {
+        return false;
+    }
+}
+
+/** True when tlsw's session cache can be turned off per context. */
+inline bool tlsw_cache_switchable() {
+    static const bool switchable = [] {
+        auto ctx = tlsw::context::client();
+        return switch_session_cache_off(ctx);
+    }();
+    return switchable;
+}
+
 /** A server presenting the test leaf, a client trusting only the test CA.
-    `session_tickets` false turns tickets off on both sides; tlsw has no
-    switch for its session-ID cache, so a handshake benchmark avoids
-    resumption by giving each connection its own cache key (the port). */
-inline tlsw_contexts make_tlsw_contexts(bool session_tickets = true) {
+    `session_tickets` false turns tickets off on both sides. `session_cache`
+    false turns the session cache off on both where tlsw can; where it
+    cannot, a handshake benchmark avoids resumption by giving each
+    connection its own cache key (the port). */
+inline tlsw_contexts make_tlsw_contexts(bool session_tickets = true, bool session_cache = true) {
     tlsw_contexts ctx{tlsw::context::client(), tlsw::context::server(pki().creds)};
     ctx.client.use_system_trust(false);
     check(ctx.client.trust(pki().pem.ca_cert_pem).has_value(), "tlsw: the test CA does not load");
     if (!session_tickets) {
         ctx.client.session_tickets(false);
         ctx.server.session_tickets(false);
+    }
+    if (!session_cache) {
+        switch_session_cache_off(ctx.client);
+        switch_session_cache_off(ctx.server);
     }
     return ctx;
 }

@@ -165,6 +165,11 @@ def main():
     failed = sum(1 for r in t.rows if r[-1] == "FAIL")
     passed = sum(1 for r in t.rows if r[-1] == "PASS")
     print(f"\n{passed} targets PASS, {failed} FAIL")
+    cache_off = g("config.full_handshakes_without_cache")
+    if cache_off is not None:
+        print("Full handshakes ran " + ("with every session cache off (context::session_cache)." if cache_off
+              else "with session caches on both sides and a new cache key per connection "
+                   "(tlsw's cache could not be turned off)."))
 
     # The chart's data: TCP throughput by write size.
     sizes = sorted({int(k.split(".")[3]) for k in c if k.startswith("tcp.bulk.") and k.endswith(".mib_s")})
