@@ -39,10 +39,10 @@ for config in "${configs[@]}"; do
   if ! meson compile -C "$dir"; then
     failed=$((failed + 1)); continue
   fi
-  # The packaging test builds consumers with the compiler alone, not this
+  # The packaging and README tests build with the compiler alone, not this
   # configuration's flags: once is enough.
   only_once=()
-  [[ $config == gcc-cpp20 ]] || only_once=(--no-suite packaging)
+  [[ $config == gcc-cpp20 ]] || only_once=(--no-suite packaging --no-suite docs)
   meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" | tee "$dir.test.log"
   ok=$(awk '/^Ok:/ {n = $2} END {print n}' "$dir.test.log")
   bad=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$dir.test.log")

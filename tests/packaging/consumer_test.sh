@@ -6,6 +6,9 @@
 #   2. a plain compiler command line with `pkg-config --cflags --libs tlsw`;
 #   3. cmake-consumer/ with find_package(tlsw CONFIG REQUIRED) and
 #      CMAKE_PREFIX_PATH at the prefix.
+# The subproject route must build nothing of tlsw's (no tests, examples or
+# benchmarks); routes 2 and 3 run again from a copy of the prefix moved
+# elsewhere (tlsw.pc's ${pcfiledir} prefix, CMake's relative paths).
 # Everything happens in a temporary directory, removed at exit.
 #
 # Usage: consumer_test.sh SOURCE_ROOT VERSION
@@ -47,6 +50,15 @@ find_one() {
     printf '%s\n' "$found"
 }
 
+# points_at CFLAGS DIR: one of the -I directories in CFLAGS is DIR.
+points_at() {
+    local flag
+    for flag in $1; do
+        [[ $flag == -I* && -d ${flag#-I} && $(cd "${flag#-I}" && pwd) == "$2" ]] && return 0
+    done
+    return 1
+}
+
 have_cmake=1
 if ! command -v "$cmake" >/dev/null; then
     have_cmake=0
@@ -86,6 +98,11 @@ if ! grep -q '^Executing subproject tlsw' "$tmp/consumer-setup.log" \
 fi
 run "${meson[@]}" compile -C "$mc/build" || fail "building the Meson consumer"
 run "$mc/build/consumer" || fail "the Meson consumer"
+# dependency('tlsw') costs only the headers: the build defines no target of
+# tlsw's own (its tests, examples, benchmarks or header checks).
+targets=$(cd "$mc/build" && ninja -t targets all | grep -E '^subprojects/tlsw/.*: (cpp_COMPILER|cpp_LINKER|STATIC_LINKER|CUSTOM_COMMAND)' || true)
+[[ -z $targets ]] || { printf '%s\n' "$targets" | head; fail "as a subproject tlsw built targets of its own"; }
+echo "the subproject defined no targets of tlsw's own"
 
 step "consumer 2: pkg-config"
 PKG_CONFIG_PATH=$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
@@ -98,13 +115,36 @@ libs=$("$pkg_config" --libs tlsw) || fail "pkg-config --libs tlsw"
 echo "$pkg_config --modversion tlsw: $found_version"
 echo "$pkg_config --cflags tlsw: $cflags"
 echo "$pkg_config --libs tlsw: $libs"
-[[ " $cflags " == *" -I$prefix/include "* ]] || fail "the cflags do not point at $prefix/include"
+points_at "$cflags" "$prefix/include" || fail "the cflags do not point at $prefix/include"
 read -ra cflags_array <<<"$cflags"
 read -ra libs_array <<<"$libs"
 mkdir "$tmp/pkg-config-consumer"
 run "${cxx[@]}" -std=c++20 -O0 "${cflags_array[@]}" "$here/consumer.cpp" \
     -o "$tmp/pkg-config-consumer/consumer" "${libs_array[@]}" || fail "building the pkg-config consumer"
 run "$tmp/pkg-config-consumer/consumer" || fail "the pkg-config consumer"
+
+step "consumer 2b: pkg-config from a relocated copy of the prefix"
+moved=$tmp/moved/prefix
+mkdir -p "$(dirname "$moved")"
+cp -a "$prefix" "$moved"
+# The original prefix disappears, so nothing can silently use it.
+mv "$prefix" "$prefix.hidden"
+moved_pc=$(find_one "$moved" '*/pkgconfig/tlsw.pc')
+grep -q '^prefix=${pcfiledir}/' "$moved_pc" || fail "tlsw.pc does not name its prefix relative to itself"
+cflags=$(PKG_CONFIG_PATH=$(dirname "$moved_pc") "$pkg_config" --cflags tlsw) || fail "pkg-config --cflags tlsw (moved)"
+echo "$pkg_config --cflags tlsw: $cflags"
+points_at "$cflags" "$moved/include" || fail "the relocated cflags do not point at $moved/include"
+# --define-prefix computes the same prefix for tlsw. (It also rewrites the
+# prefix of Debian's botan-2.pc, which sits in a multiarch directory, into
+# a wrong one: only tlsw's own flags are checked here.)
+defined=$(PKG_CONFIG_PATH=$(dirname "$moved_pc") "$pkg_config" --define-prefix --variable=includedir tlsw) \
+    || fail "pkg-config --define-prefix --variable=includedir tlsw"
+[[ $(cd "$defined" && pwd) == "$moved/include" ]] || fail "--define-prefix gives includedir $defined, not $moved/include"
+read -ra cflags_array <<<"$cflags"
+run "${cxx[@]}" -std=c++20 -O0 "${cflags_array[@]}" "$here/consumer.cpp" \
+    -o "$tmp/pkg-config-consumer/consumer-moved" "${libs_array[@]}" || fail "building the relocated pkg-config consumer"
+run "$tmp/pkg-config-consumer/consumer-moved" || fail "the relocated pkg-config consumer"
+mv "$prefix.hidden" "$prefix"
 
 if ((!have_cmake)); then
     echo
@@ -130,5 +170,18 @@ grep -Eq -- '-std=(c|gnu)\+\+2[0-9a-z]' "$cc/build/compile_commands.json" \
     || { cat "$cc/build/compile_commands.json"; fail "tlsw::tlsw did not bring C++20 (cxx_std_20)"; }
 run "$cc/build/consumer" || fail "the CMake consumer"
 
+step "consumer 3b: CMake find_package from the relocated prefix"
+rm -rf "$cc/build"
+mv "$prefix" "$prefix.hidden"
+moved_config=$(find_one "$moved" '*/cmake/tlsw/tlswConfig.cmake')
+run_logged "$tmp/cmake-configure-moved.log" "$cmake" -S "$cc" -B "$cc/build" "${generator[@]}" \
+    -DCMAKE_PREFIX_PATH="$moved" -DTLSW_EXPECTED_VERSION="$version" -DCMAKE_BUILD_TYPE= \
+    -DCMAKE_CXX_FLAGS=-O0 || fail "cmake configure of the consumer against the relocated prefix"
+grep -q "^-- found tlsw $version in $(dirname "$moved_config")\$" "$tmp/cmake-configure-moved.log" \
+    || { cat "$tmp/cmake-configure-moved.log"; fail "find_package(tlsw) did not find the relocated $(dirname "$moved_config")"; }
+run "$cmake" --build "$cc/build" || fail "building the CMake consumer against the relocated prefix"
+run "$cc/build/consumer" || fail "the CMake consumer built against the relocated prefix"
+mv "$prefix.hidden" "$prefix"
+
 echo
-echo "all three consumers built and ran in $((SECONDS - started))s"
+echo "all three consumers built and ran (and from a relocated prefix) in $((SECONDS - started))s"
