@@ -436,6 +436,10 @@ auto start(Stream& stream, Call call, Token&& token) {
 // socket waits to re-check progress (see wake_parked): do not start other
 // asynchronous operations on the socket while one of them runs.
 //
+// Time: no operation times out by itself, so a silent peer keeps one
+// waiting. Bound it with cancellation: a steady_timer whose handler emits
+// the slot's signal, or an awaitable operator racing a timer.
+//
 // Several operations may run on one stream at once from one thread (or
 // strand) when the stream's contract allows it: one read and one write
 // (full duplex), plus a renegotiate or shutdown.
