@@ -7,8 +7,8 @@
 //   asio_client [--ca-file FILE] [--server-name NAME] HOST PORT [PATH]
 //   e.g. against `openssl s_server -www -cert chain.pem -key key.pem`
 
+#include <tlsw/asio.hpp>  // first: it picks the Asio flavour and configures it
 #include <asio.hpp>
-#include <tlsw/asio.hpp>
 
 #include <array>
 #include <iostream>

@@ -6,8 +6,8 @@
 //   asio_echo_server --cert chain.pem --key key.pem [--port N]
 //   e.g. openssl s_client -connect 127.0.0.1:PORT -CAfile ca.pem -servername localhost
 
+#include <tlsw/asio.hpp>  // first: it picks the Asio flavour and configures it
 #include <asio.hpp>
-#include <tlsw/asio.hpp>
 
 #include <array>
 #include <iostream>

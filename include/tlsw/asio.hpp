@@ -12,6 +12,9 @@
 //   2. whichever of the two the program included before this header (if it
 //      included both, it must say which with one of the macros above);
 //   3. standalone Asio when <asio.hpp> exists, else Boost.Asio.
+// Including this header first, then the Asio headers the program needs,
+// works everywhere (see ASIO_HAS_CO_AWAIT below for why it matters with
+// clang).
 // One translation unit uses one flavour. The declarations live in an
 // inline namespace named after the flavour, so that two translation units
 // that chose differently do not break the one-definition rule.
@@ -34,6 +37,18 @@
 #define TLSW_DETAIL_ASIO_BOOST 1
 #else
 #error "tlsw/asio.hpp needs standalone Asio (<asio.hpp>) or Boost.Asio (<boost/asio.hpp>)"
+#endif
+
+// Standalone Asio 1.22 recognises clang's coroutines only by the pre-C++20
+// macro __cpp_coroutines, which clang 16 no longer defines in C++20 mode:
+// without this, co_await support would be off under clang. It takes effect
+// when this header comes before the first Asio header (so include it
+// first); ASIO_DISABLE_CO_AWAIT still turns it off.
+#if !TLSW_DETAIL_ASIO_BOOST && defined(__clang__) && !defined(ASIO_HAS_CO_AWAIT) && \
+    !defined(ASIO_DISABLE_CO_AWAIT) && !defined(ASIO_DETAIL_CONFIG_HPP) && defined(__cpp_impl_coroutine)
+#if __cpp_impl_coroutine >= 201902 && __has_include(<coroutine>)
+#define ASIO_HAS_CO_AWAIT 1
+#endif
 #endif
 
 #if TLSW_DETAIL_ASIO_BOOST
