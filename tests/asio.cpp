@@ -117,6 +117,18 @@ net::awaitable<void> receive_exactly(Stream& tls, std::vector<std::byte>& into, 
     }
 }
 
+/** Appends what arrives to `into` until a read fails; returns that error. */
+template <class Stream>
+net::awaitable<std::error_code> read_to_end(Stream& tls, std::string& into) {
+    std::vector<std::byte> buffer(16384);
+    for (;;) {
+        auto n = co_await async_read(tls, buffer);
+        if (!n)
+            co_return n.error();
+        into.append(reinterpret_cast<const char*>(buffer.data()), *n);
+    }
+}
+
 /** Echoes what arrives until the peer closes; then sends close_notify.
     `end` gets what ended the reading. */
 template <class Stream>
@@ -418,17 +430,7 @@ TEST_CASE("async_read ends with closed after the peer's close_notify, and trunca
             server.transport().socket().close();
         }
     });
-    r.spawn([&]() -> net::awaitable<void> {
-        std::array<std::byte, 4096> buffer;
-        for (;;) {
-            auto n = co_await async_read(client, buffer);
-            if (!n) {
-                end = n.error();
-                break;
-            }
-            got.append(reinterpret_cast<const char*>(buffer.data()), *n);
-        }
-    });
+    r.spawn([&]() -> net::awaitable<void> { end = co_await read_to_end(client, got); });
     REQUIRE(r.run(30s));
     CHECK(got == text);  // everything before the end arrives first
     CHECK(end == (clean ? errc::closed : errc::truncated));
@@ -683,15 +685,7 @@ TEST_CASE("an awaitable client fetches a page from openssl s_server -www, verify
         auto w = co_await async_write(tls, bytes_of("GET / HTTP/1.0\r\n\r\n"));
         INFO(why(w));
         REQUIRE(w.has_value());
-        std::array<std::byte, 4096> buffer;
-        for (;;) {
-            auto n = co_await async_read(tls, buffer);
-            if (!n) {
-                end = n.error();
-                break;
-            }
-            page.append(reinterpret_cast<const char*>(buffer.data()), *n);
-        }
+        end = co_await read_to_end(tls, page);
     });
     const bool done = run_with(r, *server, [&] { return r.finished == r.started; }, 30s);
     INFO(server->transcript() << "\npage: " << page);
@@ -752,15 +746,7 @@ TEST_CASE("an awaitable client follows openssl s_server's renegotiation in the m
         auto h = co_await async_handshake(tls);
         INFO(why(h));
         REQUIRE(h.has_value());
-        std::vector<std::byte> buffer(16384);
-        for (;;) {
-            auto n = co_await async_read(tls, buffer);
-            if (!n) {
-                end = n.error();
-                co_return;
-            }
-            received.append(reinterpret_cast<const char*>(buffer.data()), *n);
-        }
+        end = co_await read_to_end(tls, received);
     });
     // s_server takes stdin only once the handshake is done (see
     // tests/interop_client.cpp, finish_handshake), and stays idle while the

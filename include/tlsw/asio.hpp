@@ -516,56 +516,61 @@ auto async_renegotiate(Stream& stream, Token&& token) {
 // own cancellation slot (co_spawn with bind_cancellation_slot, or an
 // awaitable operator).
 
+namespace detail {
+
+/** Runs `start(token)`, an operation above, with use_awaitable and yields
+    its outcome as an expected instead of an exception. */
+template <class T, class Start>
+net::awaitable<expected<T, std::error_code>> as_expected(Start start) {
+    error_code ec;
+    if constexpr (std::is_void_v<T>) {
+        co_await start(net::redirect_error(net::use_awaitable, ec));
+        if (ec)
+            co_return unexpected(to_std_error(ec));
+        co_return expected<void, std::error_code>();
+    } else {
+        const T n = co_await start(net::redirect_error(net::use_awaitable, ec));
+        if (ec)
+            co_return unexpected(to_std_error(ec));
+        co_return n;
+    }
+}
+
+}  // namespace detail
+
 /** `co_await async_handshake(stream)`: expected<void, std::error_code>. */
 template <async_stream Stream>
 net::awaitable<expected<void, std::error_code>> async_handshake(Stream& stream) {
-    error_code ec;
-    co_await async_handshake(stream, net::redirect_error(net::use_awaitable, ec));
-    if (ec)
-        co_return unexpected(to_std_error(ec));
-    co_return expected<void, std::error_code>();
+    return detail::as_expected<void>([&stream](auto token) { return async_handshake(stream, std::move(token)); });
 }
 
 /** `co_await async_write(stream, data)`: the count written, or the error. */
 template <async_stream Stream>
 net::awaitable<expected<std::size_t, std::error_code>> async_write(Stream& stream, std::span<const std::byte> data) {
-    error_code ec;
-    const std::size_t n = co_await async_write(stream, data, net::redirect_error(net::use_awaitable, ec));
-    if (ec)
-        co_return unexpected(to_std_error(ec));
-    co_return n;
+    return detail::as_expected<std::size_t>(
+        [&stream, data](auto token) { return async_write(stream, data, std::move(token)); });
 }
 
 /** `co_await async_read(stream, buffer)`: the count read, or the error
     (errc::closed after the peer's close_notify). */
 template <async_stream Stream>
 net::awaitable<expected<std::size_t, std::error_code>> async_read(Stream& stream, std::span<std::byte> buffer) {
-    error_code ec;
-    const std::size_t n = co_await async_read(stream, buffer, net::redirect_error(net::use_awaitable, ec));
-    if (ec)
-        co_return unexpected(to_std_error(ec));
-    co_return n;
+    return detail::as_expected<std::size_t>(
+        [&stream, buffer](auto token) { return async_read(stream, buffer, std::move(token)); });
 }
 
 /** `co_await async_shutdown(stream)`: expected<void, std::error_code>. */
 template <async_stream Stream>
 net::awaitable<expected<void, std::error_code>> async_shutdown(Stream& stream,
                                                                shutdown_mode mode = shutdown_mode::send) {
-    error_code ec;
-    co_await async_shutdown(stream, mode, net::redirect_error(net::use_awaitable, ec));
-    if (ec)
-        co_return unexpected(to_std_error(ec));
-    co_return expected<void, std::error_code>();
+    return detail::as_expected<void>(
+        [&stream, mode](auto token) { return async_shutdown(stream, mode, std::move(token)); });
 }
 
 /** `co_await async_renegotiate(stream)`: expected<void, std::error_code>. */
 template <async_stream Stream>
 net::awaitable<expected<void, std::error_code>> async_renegotiate(Stream& stream) {
-    error_code ec;
-    co_await async_renegotiate(stream, net::redirect_error(net::use_awaitable, ec));
-    if (ec)
-        co_return unexpected(to_std_error(ec));
-    co_return expected<void, std::error_code>();
+    return detail::as_expected<void>([&stream](auto token) { return async_renegotiate(stream, std::move(token)); });
 }
 
 #endif
