@@ -455,9 +455,9 @@ auto start(Stream& stream, Call call, Token&& token) {
 // waiting. Bound it with cancellation: a steady_timer whose handler emits
 // the slot's signal, or an awaitable operator racing a timer.
 //
-// Several operations may run on one stream at once from one thread (or
-// strand) when the stream's contract allows it: one read and one write
-// (full duplex), plus a renegotiate or shutdown.
+// Two operations may run on one stream at once, from one thread (or
+// strand): a read and a write (full duplex). Others wait for the one
+// running to complete, as with the stream's own calls.
 
 /** Runs the handshake (or completes a renegotiation in flight):
     tls_stream::handshake(). Completes with void(error_code). */
