@@ -201,7 +201,7 @@ private:
 class botan_credentials final : public Botan::Credentials_Manager {
 public:
     botan_credentials() {
-        chain_ = tlsw::detail::parse_certificates(pki().pem.chain_pem);
+        chain_ = tlsw::detail::parse_certificates(pki().pem.chain_pem, "chain PEM").value();
         Botan::DataSource_Memory key(pki().pem.leaf_key_pem);
         key_ = Botan::PKCS8::load_key(key);
         Botan::DataSource_Memory ca(pki().pem.ca_cert_pem);

@@ -177,12 +177,18 @@ int fail(const char* what, const tlsw::tls_error& e) {
     return 1;
 }
 
+/** A loading error's message names the file, the PEM block and the reason. */
+int fail(const char* what, const tlsw::config_error& e) {
+    std::fprintf(stderr, "client: %s: %s\n", what, e.message().c_str());
+    return 1;
+}
+
 int run(const options& opts) {
     auto ctx = tlsw::context::client();
     if (!opts.ca_file.empty()) {
         ctx.use_system_trust(false);
         if (auto r = ctx.trust_file(opts.ca_file); !r)
-            return fail(("--ca-file " + opts.ca_file).c_str(), r.error());
+            return fail("--ca-file", r.error());
     }
     if (!opts.policy.empty()) {
         if (auto r = ctx.policy_file(opts.policy); !r)

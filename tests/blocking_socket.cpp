@@ -4,6 +4,7 @@
 #include <tlsw/nonblocking_socket.hpp>
 #include <tlsw/tcp_listener.hpp>
 
+#include "support/harness.hpp"
 #include "support/sockets.hpp"
 
 #include <catch2/catch.hpp>
@@ -13,6 +14,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <future>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <system_error>
@@ -32,6 +35,8 @@
 
 using namespace std::chrono_literals;
 using namespace tlsw_test;
+using tlsw::errc;
+using tlsw::tls_error;
 
 namespace {
 
@@ -61,14 +66,14 @@ std::uint16_t bound_port(int fd) {
 
 }  // namespace
 
-TEST_CASE("blocking_socket models blocking_transport and not nonblocking_transport", "[socket][blocking][concept]") {
+TEST_CASE("blocking_socket waits for the peer and can return would_block once a timeout is set",
+          "[socket][blocking][concept]") {
     STATIC_REQUIRE(tlsw::transport<tlsw::blocking_socket>);
-    STATIC_REQUIRE(tlsw::blocking_transport<tlsw::blocking_socket>);
-    STATIC_REQUIRE(!tlsw::nonblocking_transport<tlsw::blocking_socket>);
     STATIC_REQUIRE(tlsw::transport_traits<tlsw::blocking_socket>::can_block);
-    STATIC_REQUIRE(!tlsw::transport_traits<tlsw::blocking_socket>::can_would_block);
-    STATIC_REQUIRE(tlsw::blocking_socket::can_block);
-    STATIC_REQUIRE(!tlsw::blocking_socket::can_would_block);
+    STATIC_REQUIRE(tlsw::transport_traits<tlsw::blocking_socket>::can_would_block);
+    // Both, like fault_transport over a blocking transport: neither refinement.
+    STATIC_REQUIRE(!tlsw::blocking_transport<tlsw::blocking_socket>);
+    STATIC_REQUIRE(!tlsw::nonblocking_transport<tlsw::blocking_socket>);
 }
 
 TEST_CASE("blocking_socket and tcp_listener are move-only", "[socket][blocking][listener][concept]") {
@@ -129,6 +134,9 @@ TEST_CASE("connect by numeric IPv4 address reaches the listener", "[socket][bloc
     CHECK(server->local_port() == listener->port());
     CHECK(server->peer_port() == client->local_port());
     CHECK(client->local_port() != 0);
+    CHECK(client->peer_address() == "127.0.0.1");
+    CHECK(client->local_address() == "127.0.0.1");
+    CHECK(server->peer_address() == "127.0.0.1");
 
     // The accepted socket is blocking even though accept4 could have made it otherwise.
     CHECK((::fcntl(server->native_handle(), F_GETFL) & O_NONBLOCK) == 0);
@@ -165,6 +173,8 @@ TEST_CASE("connect to ::1 reaches an IPv6 listener", "[socket][blocking][connect
         auto server = listener->accept();
         REQUIRE(server);
         CHECK(client->peer_port() == listener->port());
+        CHECK(client->peer_address() == "::1");
+        CHECK(server->peer_address() == "::1");
 
         REQUIRE(write_all(*client, bytes_of("six")) == std::error_code());
         const auto got = read_exactly(*server, 3);
@@ -377,6 +387,10 @@ TEST_CASE("set_nodelay turns TCP_NODELAY on and off", "[socket][blocking]") {
     CHECK(closed.shutdown_write() == std::errc::bad_file_descriptor);
     CHECK(closed.local_port() == 0);
     CHECK(closed.peer_port() == 0);
+    CHECK(closed.peer_address().empty());
+    CHECK(closed.local_address().empty());
+    CHECK(closed.set_read_timeout(1s) == std::errc::bad_file_descriptor);
+    CHECK(closed.set_write_timeout(1s) == std::errc::bad_file_descriptor);
 }
 
 TEST_CASE("empty reads and writes return 0 without touching the socket", "[socket][blocking][io]") {
@@ -389,16 +403,279 @@ TEST_CASE("empty reads and writes return 0 without touching the socket", "[socke
     CHECK(*w == 0);
 }
 
-TEST_CASE("a receive timeout set by the user surfaces as timed_out, never as would_block", "[socket][blocking][io]") {
-    // A blocking transport promises never to return would_block(); EAGAIN
-    // from SO_RCVTIMEO must not break that promise.
+
+namespace {
+
+/// Shrinks the kernel buffers between a writer and a reader, so that a
+/// peer that does not read fills them after a few hundred KiB.
+void shrink_buffers(tlsw::blocking_socket& writer, tlsw::blocking_socket& reader) {
+    const int size = 16384;
+    REQUIRE(::setsockopt(writer.native_handle(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size) == 0);
+    REQUIRE(::setsockopt(reader.native_handle(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size) == 0);
+}
+
+/// A peer thread must not outlive a test that failed half-way: it may wait
+/// this long for the test's side, and its socket reads and writes too.
+constexpr auto peer_patience = 10s;
+
+/// Reads a TLS stream into `received` until a call fails; returns that failure.
+template <class Stream>
+tls_error read_until_error(Stream& tls, std::vector<std::byte>& received) {
+    std::vector<std::byte> buf(16384);
+    for (;;) {
+        auto n = tls.read(buf);
+        if (!n)
+            return n.error();
+        received.insert(received.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a read timeout makes read_some return would_block, and the socket still reads what arrives later",
+          "[socket][blocking][io][timeout]") {
     auto pair = connect_pair<tlsw::blocking_socket>();
-    ::timeval tv{};
-    tv.tv_usec = 20000;
-    REQUIRE(::setsockopt(pair.client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+    REQUIRE_FALSE(pair.client.set_read_timeout(30ms));
     std::array<std::byte, 4> buf;
-    auto r = pair.client.read_some(buf);
-    REQUIRE_FALSE(r);
-    CHECK(r.error() == std::errc::timed_out);
-    CHECK_FALSE(tlsw::is_would_block(r.error()));
+    for (int i = 0; i < 2; ++i) {
+        auto r = pair.client.read_some(buf);
+        REQUIRE_FALSE(r);
+        INFO(r.error().message());
+        CHECK(tlsw::is_would_block(r.error()));
+    }
+    REQUIRE(write_all(pair.server, bytes_of("late")) == std::error_code());
+    CHECK(std::ranges::equal(read_exactly(pair.client, 4), bytes_of("late")));
+
+    // Zero removes the bound again.
+    REQUIRE_FALSE(pair.client.set_read_timeout(0ms));
+    ::timeval tv{1, 1};
+    ::socklen_t len = sizeof tv;
+    REQUIRE(::getsockopt(pair.client.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0);
+    CHECK(tv.tv_sec == 0);
+    CHECK(tv.tv_usec == 0);
+}
+
+TEST_CASE("a write timeout makes write_some return would_block while the peer does not read, and nothing is lost",
+          "[socket][blocking][io][timeout]") {
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    shrink_buffers(pair.client, pair.server);
+    REQUIRE_FALSE(pair.client.set_write_timeout(30ms));
+    const auto data = socket_pattern(8 << 20, 5);
+
+    std::size_t offset = 0;
+    std::error_code first_error;
+    while (offset < data.size()) {
+        auto n = pair.client.write_some(std::span(data).subspan(offset));
+        if (!n) {
+            first_error = n.error();
+            break;
+        }
+        offset += *n;
+    }
+    INFO(first_error.message());
+    REQUIRE(tlsw::is_would_block(first_error));
+    CHECK(offset < data.size());
+
+    // The peer starts reading: the same socket takes the rest.
+    std::error_code read_error;
+    std::vector<std::byte> received;
+    std::thread reader([&] { received = read_to_eof(pair.server, read_error); });
+    std::error_code write_error;
+    for (int would_blocks = 0; offset < data.size() && would_blocks < 1000;) {
+        auto n = pair.client.write_some(std::span(data).subspan(offset));
+        if (n) {
+            offset += *n;
+        } else if (tlsw::is_would_block(n.error())) {
+            ++would_blocks;
+        } else {
+            write_error = n.error();
+            break;
+        }
+    }
+    (void)pair.client.shutdown_write();
+    reader.join();
+    CHECK_FALSE(write_error);
+    CHECK_FALSE(read_error);
+    CHECK(offset == data.size());
+    CHECK(received.size() == data.size());
+    CHECK(std::ranges::equal(received, data));
+}
+
+TEST_CASE("a blocking tls_stream with a read timeout returns want_read from a silent peer, then reads what it sends",
+          "[socket][blocking][tls][timeout]") {
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    REQUIRE_FALSE(pair.server.set_read_timeout(peer_patience));
+    std::promise<void> client_timed_out;
+    auto timed_out = client_timed_out.get_future();
+    std::optional<tlsw::result<std::size_t>> server_wrote;
+    std::thread peer([&] {
+        tlsw::tls_stream<tlsw::blocking_socket&> server(server_context(), pair.server);
+        if (!server.handshake() || timed_out.wait_for(peer_patience) != std::future_status::ready)
+            return;
+        server_wrote = server.write(bytes_of("late"));
+        (void)server.shutdown();
+    });
+
+    tlsw::tls_stream<tlsw::blocking_socket&> client(client_context(), pair.client, localhost());
+    const auto handshake = client.handshake();
+    (void)pair.client.set_read_timeout(50ms);
+    std::array<std::byte, 64> buf;
+    const auto first = client.read(buf);
+    const auto second = client.read(buf);  // still retryable: the stream has not failed
+    client_timed_out.set_value();
+    auto late = client.read(buf);
+    for (int i = 0; i < 200 && !late && late.error() == errc::want_read; ++i)
+        late = client.read(buf);
+    const auto end = late ? client.read(buf) : late;
+    (void)pair.client.shutdown_write();
+    peer.join();
+
+    REQUIRE(handshake);
+    REQUIRE_FALSE(first);
+    INFO(first.error().message());
+    CHECK(first.error() == errc::want_read);
+    CHECK(first.error().retryable());
+    REQUIRE_FALSE(second);
+    CHECK(second.error() == errc::want_read);
+    REQUIRE(server_wrote);
+    CHECK(*server_wrote == 4u);
+    REQUIRE(late);
+    CHECK(std::ranges::equal(std::span(buf).first(*late), bytes_of("late")));
+    REQUIRE_FALSE(end);
+    CHECK(end.error() == errc::closed);
+}
+
+TEST_CASE("shutdown(send_and_wait) over a blocking_socket with a read timeout returns want_read from a silent peer, "
+          "and completes when repeated after the peer answers",
+          "[socket][blocking][tls][timeout][shutdown]") {
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    REQUIRE_FALSE(pair.server.set_read_timeout(peer_patience));
+    std::promise<void> client_waited;
+    auto waited = client_waited.get_future();
+    std::optional<tls_error> server_end;
+    std::thread peer([&] {
+        tlsw::tls_stream<tlsw::blocking_socket&> server(server_context(), pair.server);
+        if (!server.handshake() || waited.wait_for(peer_patience) != std::future_status::ready)
+            return;
+        std::vector<std::byte> received;
+        server_end = read_until_error(server, received);  // answers the close_notify
+    });
+
+    tlsw::tls_stream<tlsw::blocking_socket&> client(client_context(), pair.client, localhost());
+    const auto handshake = client.handshake();
+    (void)pair.client.set_read_timeout(50ms);
+    const auto first = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    client_waited.set_value();
+    auto done = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    for (int i = 0; i < 200 && !done && done.error() == errc::want_read; ++i)
+        done = client.shutdown(tlsw::shutdown_mode::send_and_wait);
+    (void)pair.client.shutdown_write();
+    peer.join();
+
+    REQUIRE(handshake);
+    REQUIRE_FALSE(first);
+    INFO(first.error().message());
+    CHECK(first.error() == errc::want_read);
+    INFO((done ? std::string("done") : done.error().message()));
+    CHECK(done);
+    REQUIRE(server_end);
+    CHECK(*server_end == errc::closed);
+}
+
+TEMPLATE_LIST_TEST_CASE("a blocking tls_stream with a write timeout returns want_write while the peer does not read, "
+                        "and the repeated write delivers every byte once, in order",
+                        "[socket][blocking][tls][timeout]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::blocking_socket&>;
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    shrink_buffers(pair.client, pair.server);
+    REQUIRE_FALSE(pair.server.set_read_timeout(peer_patience));
+    std::promise<void> client_blocked;
+    auto blocked = client_blocked.get_future();
+    std::vector<std::byte> received;
+    std::optional<tls_error> server_end;
+    std::thread peer([&] {
+        tlsw::tls_stream<tlsw::blocking_socket&> server(server_context(), pair.server);
+        if (!server.handshake() || blocked.wait_for(peer_patience) != std::future_status::ready)
+            return;
+        server_end = read_until_error(server, received);
+    });
+
+    stream client(client_context(), pair.client, localhost());
+    const auto handshake = client.handshake();
+    (void)pair.client.set_write_timeout(50ms);
+    const auto data = pattern(8 << 20, 11);
+    std::size_t offset = 0;
+    int want_writes = 0;
+    std::optional<tls_error> write_error;
+    for (int calls = 0; handshake && offset < data.size() && calls < 100000; ++calls) {
+        auto n = client.write(std::span(data).subspan(offset));
+        if (n) {
+            offset += *n;
+        } else if (n.error() == errc::want_write) {
+            if (want_writes++ == 0)
+                client_blocked.set_value();  // only now does the peer start reading
+        } else {
+            write_error = n.error();
+            break;
+        }
+    }
+    if (want_writes == 0)
+        client_blocked.set_value();
+    auto closed = client.shutdown();
+    for (int i = 0; i < 200 && !closed && closed.error() == errc::want_write; ++i)
+        closed = client.shutdown();
+    peer.join();
+
+    REQUIRE(handshake);
+    INFO((write_error ? write_error->message() : std::string("no write error")));
+    CHECK_FALSE(write_error);
+    CHECK(want_writes > 0);
+    CHECK(offset == data.size());
+    CHECK(closed);
+    CHECK_SAME_BYTES(received, data);
+    REQUIRE(server_end);
+    CHECK(*server_end == errc::closed);
+}
+
+TEST_CASE("after close_notify and shutdown_write the peer reads every byte then closed, and our side still reads",
+          "[socket][blocking][tls][half_close]") {
+    auto pair = connect_pair<tlsw::blocking_socket>();
+    REQUIRE_FALSE(pair.server.set_read_timeout(peer_patience));
+    REQUIRE_FALSE(pair.client.set_read_timeout(peer_patience));
+    std::vector<std::byte> received;
+    std::optional<tls_error> server_end;
+    std::optional<tlsw::io_result> server_raw_after;
+    std::thread peer([&] {
+        tlsw::tls_stream<tlsw::blocking_socket&> server(server_context(), pair.server);
+        if (!server.handshake())
+            return;
+        server_end = read_until_error(server, received);
+        // Our FIN follows the close_notify; the answer Botan sent went the other way.
+        std::array<std::byte, 64> buf;
+        server_raw_after = pair.server.read_some(buf);
+    });
+
+    tlsw::tls_stream<tlsw::blocking_socket&> client(client_context(), pair.client, localhost());
+    const auto data = pattern(100000, 3);
+    const auto wrote = client.write(data);
+    const auto shut = client.shutdown();
+    const auto half = pair.client.shutdown_write();
+    // The read direction still works: the peer's close_notify arrives over it.
+    std::array<std::byte, 256> buf;
+    const auto after = client.read(buf);
+    peer.join();
+
+    REQUIRE(wrote);
+    CHECK(*wrote == data.size());
+    CHECK(shut);
+    CHECK_FALSE(half);
+    CHECK_SAME_BYTES(received, data);
+    REQUIRE(server_end);
+    CHECK(*server_end == errc::closed);
+    REQUIRE(server_raw_after);
+    REQUIRE(*server_raw_after);
+    CHECK(**server_raw_after == 0u);
+    REQUIRE_FALSE(after);
+    INFO(after.error().message());
+    CHECK(after.error() == errc::closed);
 }

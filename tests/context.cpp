@@ -3,8 +3,14 @@
 
 #include "support/harness.hpp"
 
+#include <botan/auto_rng.h>
+#include <botan/data_src.h>
+#include <botan/pkcs8.h>
+#include <botan/x509_ca.h>
+
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -254,4 +260,99 @@ TEST_CASE("the default policy refuses insecure renegotiation and TLS versions be
     auto e = c.handshake();
     REQUIRE(e);
     CHECK(*e == errc::protocol);
+}
+
+// Trust loading (issue 8 item 10): a bundle loads whole or not at all, and
+// an error names the file, the block and the reason.
+
+namespace {
+
+/** An empty CRL signed by `pki`'s CA, as PEM: a valid block that is not a certificate. */
+std::string crl_pem(const tlsw::testing::test_pki& pki) {
+    Botan::AutoSeeded_RNG rng;
+    Botan::DataSource_Memory key_source(pki.ca_key_pem);
+    const auto ca_key = Botan::PKCS8::load_key(key_source);
+    const Botan::X509_Certificate ca_cert(std::vector<std::uint8_t>(pki.ca_cert_pem.begin(), pki.ca_cert_pem.end()));
+    const Botan::X509_CA ca(ca_cert, *ca_key, "SHA-256", rng);
+    return ca.new_crl(rng).PEM_encode();
+}
+
+/** Whether a client with `client_ctx` completes a handshake with a server presenting `pki`'s leaf. */
+bool trusts(const tlsw::context& client_ctx, const tlsw::testing::test_pki& pki) {
+    auto creds = tlsw::credentials::from_pem(pki.chain_pem, pki.leaf_key_pem);
+    REQUIRE(creds);
+    connection c(client_ctx, tlsw::context::server(*creds), localhost());
+    return !c.handshake();
+}
+
+std::size_t lines_in(std::string_view text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+}  // namespace
+
+TEST_CASE("trust loads every CA of a bundle with comments and CRLs between them", "[context][trust][pem]") {
+    const auto first = tlsw::testing::make_test_pki("localhost");
+    const auto second = tlsw::testing::make_test_pki("localhost");
+    const std::string bundle = "# First CA\n" + first.ca_cert_pem + crl_pem(first) + "\n# Second CA\n=====\n" +
+                               second.ca_cert_pem + "# end of bundle\n";
+    auto ctx = tlsw::context::client();
+    ctx.use_system_trust(false);
+    auto r = ctx.trust(bundle);
+    INFO((r ? std::string("loaded") : r.error().message()));
+    REQUIRE(r);
+    // Two CAs in, two CAs trusted: the old parser stopped at the CRL.
+    CHECK(trusts(ctx, first));
+    CHECK(trusts(ctx, second));
+}
+
+TEST_CASE("trust refuses a bundle with a damaged middle block, naming its position, and adds none of it",
+          "[context][trust][pem]") {
+    const auto first = tlsw::testing::make_test_pki("localhost");
+    const auto second = tlsw::testing::make_test_pki("localhost");
+    std::string damaged = second.ca_cert_pem;
+    damaged[damaged.find('\n') + 5] = '*';
+    const auto third = tlsw::testing::make_test_pki("localhost");
+    const std::string bundle = first.ca_cert_pem + damaged + third.ca_cert_pem;
+
+    auto ctx = tlsw::context::client();
+    ctx.use_system_trust(false);
+    auto r = ctx.trust(bundle);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK(r.error().message() == "invalid argument: trust PEM: PEM block 2 (CERTIFICATE) at line " +
+                                     std::to_string(lines_in(first.ca_cert_pem) + 1) +
+                                     " is damaged: its body is not valid base64");
+    // All or nothing: not even the good first block was added.
+    CHECK_FALSE(trusts(ctx, first));
+    CHECK_FALSE(trusts(ctx, third));
+}
+
+TEST_CASE("trust_file names the file and the OS's reason when it cannot be read, and the file and block when it is "
+          "damaged",
+          "[context][trust][files]") {
+    const auto dir = std::filesystem::temp_directory_path() / ("tlsw-context-trust-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto pki = tlsw::testing::make_test_pki("localhost");
+    {
+        std::ofstream(dir / "cut.pem") << pki.ca_cert_pem.substr(0, 100);
+    }
+    auto ctx = tlsw::context::client();
+    auto missing = ctx.trust_file(dir / "missing.pem");
+    auto directory = ctx.trust_file(dir);
+    auto cut = ctx.trust_file(dir / "cut.pem");
+    std::filesystem::remove_all(dir);
+
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error() == errc::transport);
+    CHECK(missing.error().error().transport_error() == std::errc::no_such_file_or_directory);
+    CHECK(missing.error().message() ==
+          "transport error: No such file or directory: " + (dir / "missing.pem").string() + ": cannot be read");
+    REQUIRE_FALSE(directory);
+    CHECK(directory.error() == errc::transport);
+    CHECK(directory.error().error().transport_error() == std::errc::is_a_directory);
+    REQUIRE_FALSE(cut);
+    CHECK(cut.error() == errc::invalid_argument);
+    CHECK(cut.error().detail() ==
+          (dir / "cut.pem").string() + ": PEM block 1 (CERTIFICATE) at line 1 has no END line: the text ends inside it");
 }

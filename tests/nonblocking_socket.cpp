@@ -4,6 +4,7 @@
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/tcp_listener.hpp>
 
+#include "support/harness.hpp"
 #include "support/sockets.hpp"
 
 #include <catch2/catch.hpp>
@@ -109,6 +110,8 @@ TEST_CASE("connect returns a connected socket in nonblocking mode", "[socket][no
     CHECK((::fcntl(client->native_handle(), F_GETFD) & FD_CLOEXEC) != 0);
     CHECK(client->peer_port() == listener->port());
     CHECK(server->peer_port() == client->local_port());
+    CHECK(client->peer_address() == "127.0.0.1");
+    CHECK(client->local_address() == "127.0.0.1");
     // Connected, not connecting: writable at once.
     CHECK(client->wait(readiness::writable, 0ms));
 }
@@ -134,6 +137,7 @@ TEST_CASE("nonblocking connect by localhost and to ::1 reaches the listener", "[
         auto server = listener->accept();
         REQUIRE(server);
         CHECK(server->peer_port() == client->local_port());
+        CHECK(client->peer_address() == "::1");
     }
 }
 
@@ -406,10 +410,99 @@ TEST_CASE("a closed nonblocking_socket fails its calls and wait does not hang", 
     // A negative timeout would wait forever on a descriptor poll ignores.
     CHECK(closed.wait(readiness::readable, -1ms));
     CHECK(closed.wait(readiness::writable, -1ms));
+    CHECK(closed.shutdown_write() == std::errc::bad_file_descriptor);
+    CHECK(closed.set_nodelay(true) == std::errc::bad_file_descriptor);
+    CHECK(closed.peer_address().empty());
+    CHECK(closed.peer_port() == 0);
 
     auto pair = connect_pair<tlsw::nonblocking_socket>();
     const int fd = pair.client.native_handle();
     tlsw::nonblocking_socket moved = std::move(pair.client);
     CHECK(moved.native_handle() == fd);
     CHECK_FALSE(pair.client.is_open());
+}
+
+TEST_CASE("nonblocking shutdown_write ends one direction while the other stays open", "[socket][nonblocking][io][half_close]") {
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
+    REQUIRE(write_all(pair.client, bytes_of("ping")) == std::error_code());
+    REQUIRE_FALSE(pair.client.shutdown_write());
+    CHECK(std::ranges::equal(read_exactly(pair.server, 5), bytes_of("ping")));  // then EOF
+
+    REQUIRE(tlsw_test::write_all(pair.server, bytes_of("pong")) == std::error_code());
+    std::error_code ec;
+    pair.server.close();
+    CHECK(std::ranges::equal(read_to_eof(pair.client, ec), bytes_of("pong")));
+    CHECK_FALSE(ec);
+    // Writing after our own shutdown_write is an error, not a silent loss.
+    auto w = pair.client.write_some(bytes_of("x"));
+    REQUIRE_FALSE(w);
+    CHECK(w.error() == std::errc::broken_pipe);
+}
+
+TEMPLATE_LIST_TEST_CASE("over nonblocking sockets, after close_notify and shutdown_write the peer reads every byte "
+                        "then closed, and our side still reads",
+                        "[socket][nonblocking][tls][half_close]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::nonblocking_socket&>;
+    auto pair = connect_pair<tlsw::nonblocking_socket>();
+    auto server_socket = tlsw::nonblocking_socket::from_fd(pair.server.release());
+    REQUIRE(server_socket);
+    stream client(client_context(), pair.client, localhost());
+    stream server(server_context(), *server_socket);
+    // Loopback TCP delivers asynchronously: wait for bytes between rounds.
+    bool client_done = false, server_done = false;
+    for (int i = 0; i < 1000 && !(client_done && server_done); ++i) {
+        auto c = client.handshake();
+        auto s = server.handshake();
+        REQUIRE((c || c.error().retryable()));
+        REQUIRE((s || s.error().retryable()));
+        client_done = c.has_value();
+        server_done = s.has_value();
+        if (!(client_done && server_done)) {
+            ::pollfd fds[2] = {{pair.client.native_handle(), POLLIN, 0}, {server_socket->native_handle(), POLLIN, 0}};
+            ::poll(fds, 2, 100);
+        }
+    }
+    REQUIRE(client_done);
+    REQUIRE(server_done);
+
+    const auto data = pattern(300000, 9);
+    std::vector<std::byte> received;
+    std::vector<std::byte> buf(16384);
+    std::optional<tlsw::tls_error> server_end;
+    auto pump = [&] {
+        if (server_end)
+            return;
+        if (!server_socket->wait(readiness::readable, 10ms))
+            return;
+        for (;;) {
+            auto n = server.read(buf);
+            if (!n) {
+                if (!n.error().retryable())
+                    server_end = n.error();
+                return;
+            }
+            received.insert(received.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n));
+        }
+    };
+    REQUIRE(write_all(client, data, pump));
+    REQUIRE(retry([&] { return client.shutdown(); }, pump));
+    REQUIRE_FALSE(pair.client.shutdown_write());
+    for (int i = 0; i < 1000 && !server_end; ++i)
+        pump();
+    CHECK_SAME_BYTES(received, data);
+    REQUIRE(server_end);
+    CHECK(*server_end == tlsw::errc::closed);
+    // The server's socket sees our FIN after the close_notify.
+    std::array<std::byte, 16> raw;
+    REQUIRE(server_socket->wait(readiness::readable, 10s));
+    auto eof = server_socket->read_some(raw);
+    REQUIRE(eof);
+    CHECK(*eof == 0u);
+
+    // Our read direction still works: the server's close_notify answer arrives.
+    REQUIRE(pair.client.wait(readiness::readable, 10s));
+    auto after = retry([&] { return client.read(buf); }, [&] { (void)pair.client.wait(readiness::readable, 10ms); });
+    REQUIRE_FALSE(after);
+    INFO(after.error().message());
+    CHECK(after.error() == tlsw::errc::closed);
 }

@@ -44,24 +44,35 @@ public:
         return context(std::move(state));
     }
 
-    /** Adds the certificates of a PEM text as trust anchors. Returns
-        errc::invalid_argument when it holds no certificate. On a server,
-        trust anchors make it ask clients for a certificate. */
-    result<void> trust(std::string_view ca_pem) {
-        auto certs = detail::parse_certificates(ca_pem);
-        if (certs.empty())
-            return unexpected(tls_error(errc::invalid_argument));
-        for (const auto& cert : certs)
+    /** Adds the certificates of a PEM text as trust anchors, all or none:
+        a damaged block anywhere (bad base64 or DER, a missing END line)
+        is errc::invalid_argument naming the block's number and line, and
+        nothing is added. Text between blocks and blocks of other kinds
+        (comments, CRLs) are skipped; a text without any certificate is an
+        error. On a server, trust anchors make it ask clients for a
+        certificate. */
+    config_result<void> trust(std::string_view ca_pem) {
+        auto certs = detail::parse_certificates(ca_pem, "trust PEM");
+        if (!certs)
+            return unexpected(certs.error());
+        for (const auto& cert : *certs)
             state_->trust.add_certificate(cert);
         return {};
     }
 
-    /** Reads a PEM file of trust anchors, as trust(). */
-    result<void> trust_file(const std::filesystem::path& ca_file) {
-        auto text = detail::read_file(ca_file);
+    /** Reads a PEM file of trust anchors, as trust(); messages name the
+        file. A file that cannot be read is errc::transport carrying the
+        OS error. */
+    config_result<void> trust_file(const std::filesystem::path& ca_file) {
+        auto text = detail::load_file(ca_file);
         if (!text)
             return unexpected(text.error());
-        return trust(*text);
+        auto certs = detail::parse_certificates(*text, ca_file.string());
+        if (!certs)
+            return unexpected(certs.error());
+        for (const auto& cert : *certs)
+            state_->trust.add_certificate(cert);
+        return {};
     }
 
     /** Whether the system trust store counts (on by default for clients). */

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -28,6 +29,9 @@ class tcp_listener;
     readiness. The socket owns its descriptor and closes it when destroyed;
     it is move-only. A moved-from or default-constructed socket is closed:
     its calls fail with bad_file_descriptor and wait() returns true at once.
+
+    Timeouts: the socket's calls never wait, so there is nothing to time
+    out; bound the waits between them with wait()'s timeout.
 
     Thread safety: one thread at a time, except that one thread may read
     while another writes.
@@ -113,7 +117,7 @@ public:
         connection_reset and the other errno values of recv(2).
     */
     [[nodiscard]] io_result read_some(std::span<std::byte> in) noexcept {
-        return detail::recv_some(fd_.get(), in, false);
+        return detail::recv_some(fd_.get(), in);
     }
 
     /** Writes up to out.size() bytes without waiting.
@@ -125,7 +129,7 @@ public:
         connection_reset once the peer has closed (no SIGPIPE).
     */
     [[nodiscard]] io_result write_some(std::span<const std::byte> out) noexcept {
-        return detail::send_some(fd_.get(), out, false);
+        return detail::send_some(fd_.get(), out);
     }
 
     /** Waits until a read_some (readiness::readable) or write_some
@@ -146,6 +150,49 @@ public:
                                                 ((bits & static_cast<unsigned>(readiness::writable)) ? POLLOUT : 0));
         return detail::poll_fd(fd_.get(), events, timeout);
     }
+
+    /** Sends FIN after the bytes already written (shutdown(2) SHUT_WR):
+        the peer reads EOF, while this side can still read what the peer
+        sends. Over TLS, call it after tls_stream::shutdown() has sent
+        close_notify. Returns shutdown(2)'s error, such as not_connected,
+        or an empty error_code. */
+    std::error_code shutdown_write() noexcept { return detail::shutdown_write(fd_.get()); }
+
+    /** Turns Nagle's algorithm off (true) or on: with it off, small writes
+        such as a TLS alert leave at once instead of waiting for an ACK.
+        Returns setsockopt(2)'s error or an empty error_code. */
+    std::error_code set_nodelay(bool on) noexcept { return detail::set_nodelay(fd_.get(), on); }
+
+    /** Closes the descriptor now rather than at destruction. Closing a
+        closed socket does nothing. close(2) errors are not reported: the
+        descriptor is released regardless, so there is nothing to retry. */
+    void close() noexcept { fd_.reset(); }
+
+    /** Gives up ownership: returns the descriptor, which the caller must
+        close, and leaves this socket closed. */
+    [[nodiscard]] int release() noexcept { return fd_.release(); }
+
+    /** The descriptor, or -1 when closed. It stays owned by the socket;
+        register it with epoll or set options on it, but reading or
+        writing it under a tls_stream corrupts the stream. */
+    int native_handle() const noexcept { return fd_.get(); }
+
+    /** False after close(), release() or a move, and for a default-made socket. */
+    bool is_open() const noexcept { return static_cast<bool>(fd_); }
+
+    /** The local port in host byte order, or 0 when closed. */
+    std::uint16_t local_port() const noexcept { return detail::socket_port(fd_.get(), false); }
+
+    /** The peer's port in host byte order, or 0 when closed or not connected. */
+    std::uint16_t peer_port() const noexcept { return detail::socket_port(fd_.get(), true); }
+
+    /** The local address as numeric text ("127.0.0.1", "::1"), or empty
+        when closed. */
+    std::string local_address() const { return detail::socket_address(fd_.get(), false); }
+
+    /** The peer's address as numeric text ("127.0.0.1", "::1"), or empty
+        when closed or not connected. */
+    std::string peer_address() const { return detail::socket_address(fd_.get(), true); }
 
 private:
     friend class tcp_listener;

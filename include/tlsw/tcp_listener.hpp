@@ -140,6 +140,7 @@ public:
     /** The descriptor, or -1 when closed. It stays owned by the listener. */
     int native_handle() const noexcept { return fd_.get(); }
 
+    /** False after close() or a move, and for a default-made listener. */
     bool is_open() const noexcept { return static_cast<bool>(fd_); }
 
 private:

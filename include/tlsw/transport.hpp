@@ -36,8 +36,10 @@ inline bool is_would_block(const std::error_code& ec) noexcept {
        - n > 0: n bytes, n <= in.size(), were stored at the front of `in`.
        - 0 for a non-empty `in`: the stream ended (EOF). tls_stream turns an
          EOF without the peer's close_notify into errc::truncated.
-       - would_block(): no bytes now (nonblocking transports only);
-         tls_stream returns errc::want_read and the caller retries later.
+       - would_block(): no bytes now (a transport that declares
+         can_would_block: a nonblocking one, or a blocking one whose
+         timeout expired); tls_stream returns errc::want_read and the
+         caller retries later.
        - any other error: the transport failed; tls_stream fails with
          errc::transport carrying that error_code.
        tls_stream never calls it with an empty span.
@@ -61,7 +63,8 @@ inline bool is_would_block(const std::error_code& ec) noexcept {
     `static constexpr bool can_would_block`; transport_traits reads them and
     assumes both when absent.
 
-    Models: memory_pair::end, blocking_memory_pair::end.
+    Models: memory_pair::end, blocking_memory_pair::end, blocking_socket,
+    nonblocking_socket.
     Exemplar: the archetypes at the top of tests/transport.cpp.
 */
 template <class T>

@@ -33,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -119,14 +120,30 @@ inline std::error_code sys_error(int e) noexcept {
     return {e, std::system_category()};
 }
 
-/** The error of a failed recv/send. EAGAIN means would-block on a
-    nonblocking socket; on a blocking one it can only come from a
-    SO_RCVTIMEO/SO_SNDTIMEO the user set, and a blocking transport must not
-    return would_block(), so it becomes timed_out. */
-inline std::error_code io_error(int e, bool blocking) noexcept {
+/** The error of a failed recv/send. EAGAIN is would-block on a nonblocking
+    socket, and on a blocking one the expiry of its SO_RCVTIMEO/SO_SNDTIMEO
+    (Linux reports both as EAGAIN): in both cases nothing was lost and the
+    call can be repeated, so both are would_block(), which tls_stream
+    turns into a retryable want_read / want_write. ETIMEDOUT stays an
+    error: from recv/send it means TCP gave up on the connection
+    (retransmission or keepalive timeout), which no retry can mend. */
+inline std::error_code io_error(int e) noexcept {
     if (e == EAGAIN || e == EWOULDBLOCK)
-        return blocking ? std::make_error_code(std::errc::timed_out) : would_block();
+        return would_block();
     return sys_error(e);
+}
+
+/** Sets SO_RCVTIMEO or SO_SNDTIMEO; zero or negative clears it (waits
+    without limit). */
+inline std::error_code set_timeout(int fd, int name, std::chrono::milliseconds timeout) noexcept {
+    ::timeval tv{};
+    if (timeout.count() > 0) {
+        tv.tv_sec = static_cast<decltype(tv.tv_sec)>(timeout.count() / 1000);
+        tv.tv_usec = static_cast<decltype(tv.tv_usec)>((timeout.count() % 1000) * 1000);
+    }
+    if (::setsockopt(fd, SOL_SOCKET, name, &tv, sizeof tv) != 0)
+        return sys_error(errno);
+    return {};
 }
 
 inline std::error_code set_nonblocking(int fd, bool on) noexcept {
@@ -370,7 +387,7 @@ inline expected<unique_fd, std::error_code> adopt_fd(int fd, bool nonblocking) n
     return owned;
 }
 
-inline io_result recv_some(int fd, std::span<std::byte> in, bool blocking) noexcept {
+inline io_result recv_some(int fd, std::span<std::byte> in) noexcept {
     // recv of 0 bytes returns 0, which a caller would read as EOF.
     if (in.empty())
         return std::size_t{0};
@@ -379,11 +396,11 @@ inline io_result recv_some(int fd, std::span<std::byte> in, bool blocking) noexc
         if (n >= 0)
             return static_cast<std::size_t>(n);
         if (errno != EINTR)
-            return unexpected(io_error(errno, blocking));
+            return unexpected(io_error(errno));
     }
 }
 
-inline io_result send_some(int fd, std::span<const std::byte> out, bool blocking) noexcept {
+inline io_result send_some(int fd, std::span<const std::byte> out) noexcept {
     if (out.empty())
         return std::size_t{0};
     for (;;) {
@@ -393,7 +410,7 @@ inline io_result send_some(int fd, std::span<const std::byte> out, bool blocking
         if (n >= 0)
             return static_cast<std::size_t>(n);
         if (errno != EINTR)
-            return unexpected(io_error(errno, blocking));
+            return unexpected(io_error(errno));
     }
 }
 
@@ -407,40 +424,24 @@ inline std::error_code set_nodelay(int fd, bool on) noexcept {
     return set_int_option(fd, IPPROTO_TCP, TCP_NODELAY, on ? 1 : 0);
 }
 
-/** What both socket types share: the owned descriptor and the calls that
-    do not depend on blocking mode. */
+/** The local (peer = false) or remote address of a socket as numeric
+    text ("127.0.0.1", "::1"); empty when unknown. */
+inline std::string socket_address(int fd, bool peer) {
+    ::sockaddr_storage ss{};
+    ::socklen_t len = sizeof ss;
+    const int r = peer ? ::getpeername(fd, reinterpret_cast<::sockaddr*>(&ss), &len)
+                       : ::getsockname(fd, reinterpret_cast<::sockaddr*>(&ss), &len);
+    char host[NI_MAXHOST] = {};
+    if (r != 0 || ::getnameinfo(reinterpret_cast<::sockaddr*>(&ss), len, host, sizeof host, nullptr, 0,
+                                NI_NUMERICHOST) != 0)
+        return {};
+    return host;
+}
+
+/** What both socket types hold: the owned descriptor. Their members are
+    declared and documented in blocking_socket.hpp and
+    nonblocking_socket.hpp, over the functions above. */
 class socket_base {
-public:
-    /** Sends FIN: the peer reads EOF after the bytes already written,
-        while this side can still read. Returns the error of shutdown(2),
-        such as not_connected, or an empty error_code. */
-    std::error_code shutdown_write() noexcept { return detail::shutdown_write(fd_.get()); }
-
-    /** Closes the descriptor now rather than at destruction. Closing a
-        closed socket does nothing. close(2) errors are not reported: the
-        descriptor is released regardless, so there is nothing to retry. */
-    void close() noexcept { fd_.reset(); }
-
-    /** Turns Nagle's algorithm off (true) or on: with it off, small writes
-        such as a TLS alert leave at once instead of waiting for an ACK.
-        Returns setsockopt(2)'s error or an empty error_code. */
-    std::error_code set_nodelay(bool on) noexcept { return detail::set_nodelay(fd_.get(), on); }
-
-    /** Gives up ownership: returns the descriptor, which the caller must
-        close, and leaves this socket closed. */
-    [[nodiscard]] int release() noexcept { return fd_.release(); }
-
-    /** The descriptor, or -1 when closed. It stays owned by the socket. */
-    int native_handle() const noexcept { return fd_.get(); }
-
-    bool is_open() const noexcept { return static_cast<bool>(fd_); }
-
-    /** The local port in host byte order, or 0 when closed. */
-    std::uint16_t local_port() const noexcept { return detail::socket_port(fd_.get(), false); }
-
-    /** The peer's port in host byte order, or 0 when closed or not connected. */
-    std::uint16_t peer_port() const noexcept { return detail::socket_port(fd_.get(), true); }
-
 protected:
     socket_base() noexcept = default;
     explicit socket_base(unique_fd fd) noexcept : fd_(std::move(fd)) {}
