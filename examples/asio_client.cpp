@@ -61,8 +61,10 @@ int main(int argc, char** argv) {
             return std::cerr << args[1] << ": " << t.error().message() << "\n", 1;
         args.erase(args.begin(), args.begin() + 2);
     }
-    if (args.size() < 2 || args.size() > 3 || args[0].starts_with("-"))
-        return std::cerr << "usage: asio_client [--ca-file FILE] [--server-name NAME] HOST PORT [PATH]\n", 2;
+    const bool help = args.size() == 1 && args[0] == "--help";
+    if (help || args.size() < 2 || args.size() > 3 || args[0].starts_with("-"))
+        return (help ? std::cout : std::cerr) << "usage: asio_client [--ca-file FILE] [--server-name NAME] HOST PORT [PATH]\n",
+               help ? 0 : 2;
     asio::io_context io;
     int status = 1;
     asio::co_spawn(io, fetch(ctx, name.empty() ? args[0] : name, args[0], args[1], args.size() > 2 ? args[2] : "/"),

@@ -25,6 +25,18 @@ std::string example(std::string_view name) { return std::string(TLSW_EXAMPLES_DI
 
 }  // namespace
 
+TEST_CASE("the Asio examples answer --help on stdout and refuse bad options", "[asio][examples]") {
+    for (const char* name : {"asio_client", "asio_echo_server"}) {
+        CAPTURE(name);
+        child_process help({example(name), "--help"});
+        REQUIRE(help.wait_exit(20s) == 0);
+        CHECK(help.out().starts_with("usage: "));
+        child_process bad({example(name), "--no-such-option", "x"});
+        CHECK(bad.wait_exit(20s) == 2);
+        CHECK(bad.err().starts_with("usage: "));
+    }
+}
+
 TEST_CASE("asio_client fetches a page from openssl s_server -www and verifies the server", "[asio][examples]") {
     TLSW_REQUIRE_PROGRAM("openssl");
     pki_fixture f;
