@@ -451,6 +451,11 @@ auto start(Stream& stream, Call call, Token&& token) {
 // socket waits to re-check progress (see wake_parked): do not start other
 // asynchronous operations on the socket while one of them runs.
 //
+// Work: each resumption makes one tls_stream call, which does what the
+// socket allows without waiting (a full_write write encrypts until the
+// send buffer is full) within the stream's own bounds; then the operation
+// waits in the io_context, where other operations on the thread run.
+//
 // Time: no operation times out by itself, so a silent peer keeps one
 // waiting. Bound it with cancellation: a steady_timer whose handler emits
 // the slot's signal, or an awaitable operator racing a timer.
@@ -482,7 +487,7 @@ auto async_write(Stream& stream, std::span<const std::byte> data, Token&& token)
 template <async_stream Stream, class Token>
 auto async_read(Stream& stream, std::span<std::byte> buffer, Token&& token) {
     return detail::start<std::size_t, true>(stream, [&stream, buffer] { return stream.read(buffer); },
-                                      std::forward<Token>(token));
+                                            std::forward<Token>(token));
 }
 
 /** Sends close_notify: tls_stream::shutdown(mode); with
