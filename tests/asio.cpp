@@ -14,9 +14,11 @@
 
 #if defined(TLSW_ASIO_BOOST)  // tests/meson.build compiles test_asio_boost with it
 #include <boost/asio.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #define FLAVOUR "[boost]"
 #else
 #include <asio.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #define FLAVOUR "[standalone]"
 #endif
 
@@ -497,6 +499,41 @@ TEST_CASE("a cancellation slot ends a parked async_read with operation_aborted, 
     REQUIRE(r.run(30s));
     CHECK_FALSE(callback_ec);
     CHECK(std::string(reinterpret_cast<const char*>(buffer.data()), n) == "after");
+}
+
+TEST_CASE("an async_read raced against a timer ends when the timer fires, and the stream reads on " FLAVOUR,
+          "[asio][cancellation][read][timeout]") {
+    // The way to bound the time an operation waits (tlsw/asio.hpp, "Time"):
+    // the awaitable operator || cancels the loser.
+    using namespace net::experimental::awaitable_operators;
+    runner r;
+    auto [c, s] = connect_pair(r.io);
+    const auto client_ctx = client_context();
+    const auto server_ctx = server_context();
+    asio_stream<> client(client_ctx, tlsw::asio::nonblocking_socket(std::move(c)), localhost());
+    asio_stream<> server(server_ctx, tlsw::asio::nonblocking_socket(std::move(s)));
+    std::array<std::byte, 64> buffer;
+
+    r.spawn([&]() -> net::awaitable<void> {
+        REQUIRE((co_await async_handshake(server)).has_value());
+    });
+    r.spawn([&]() -> net::awaitable<void> {
+        REQUIRE((co_await async_handshake(client)).has_value());
+        net::steady_timer timer(r.io);
+        timer.expires_after(50ms);
+        auto first = co_await (async_read(client, buffer) || timer.async_wait(net::use_awaitable));
+        CHECK(first.index() == 1);  // the timer won: nothing arrived
+        // The server writes now; the next read, raced against a long timer, wins.
+        REQUIRE((co_await async_write(server, bytes_of("late"))).has_value());
+        timer.expires_after(20s);
+        auto second = co_await (async_read(client, buffer) || timer.async_wait(net::use_awaitable));
+        REQUIRE(second.index() == 0);
+        const auto n = std::get<0>(second);
+        INFO(why(n));
+        REQUIRE(n.has_value());
+        CHECK(std::string(reinterpret_cast<const char*>(buffer.data()), *n) == "late");
+    });
+    REQUIRE(r.run(30s));
 }
 
 TEST_CASE("a cancelled async_write keeps what it took: repeated with the same buffer, every byte arrives once " FLAVOUR,
