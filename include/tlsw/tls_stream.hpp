@@ -579,6 +579,13 @@ private:
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
         for (;;) {
+            // A failure that came in the same transport read as the
+            // handshake's last message and application data behind it:
+            // the session was established, and the data is authentic, so
+            // it is read first; the failure surfaces on the call after.
+            if (failed() && engine_->plaintext_available() > 0) [[unlikely]]
+                return engine_->handshake_in_flight() ? result<void>(unexpected(tls_error(errc::want_read)))
+                                                      : result<void>();
             if (auto r = flush(); !r)
                 return r;
             if (!engine_->handshake_in_flight())
