@@ -45,7 +45,7 @@ constexpr std::array all_reasons{
     tlsw::certificate_reason::name_mismatch, tlsw::certificate_reason::revoked,
     tlsw::certificate_reason::bad_signature, tlsw::certificate_reason::weak_signature,
     tlsw::certificate_reason::invalid_usage, tlsw::certificate_reason::no_certificate,
-    tlsw::certificate_reason::other,
+    tlsw::certificate_reason::other,         tlsw::certificate_reason::rejected,
 };
 
 bool contains(const std::string& text, const std::string& part) {

@@ -1,8 +1,11 @@
 #ifndef TLSW_SESSION_INFO_HPP
 #define TLSW_SESSION_INFO_HPP
 
+#include <tlsw/peer_certificate.hpp>
+
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tlsw {
 
@@ -27,6 +30,12 @@ struct session_info {
     bool peer_verified = false;
     /** The common name of the peer's leaf certificate, or empty. */
     std::string peer_common_name;
+    /** The certificate chain the peer presented, its leaf first; on a
+        resumed session, the chain of the session resumed. Empty when the
+        peer sent none: a server tells an anonymous client (empty, and
+        peer_verified false) from an authenticated one (peer_verified). A
+        client's peer_chain.front() is the server certificate it verified. */
+    std::vector<peer_certificate> peer_chain;
 };
 
 }  // namespace tlsw

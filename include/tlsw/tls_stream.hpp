@@ -18,6 +18,7 @@
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -295,6 +296,14 @@ public:
                 return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
         });
+    }
+
+    /** Details of the stream's failure beyond its tls_error, in words, or
+        empty: for certificate_reason::rejected, the reason the context's
+        verification hook gave (or the text of what it threw). Valid until
+        the stream is destroyed or moved from. */
+    std::string_view last_error_detail() const noexcept {
+        return engine_ && engine_->failed() ? std::string_view(engine_->failure_detail()) : std::string_view();
     }
 
     /** What the last handshake negotiated (empty for a moved-from stream). */

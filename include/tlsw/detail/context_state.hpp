@@ -10,6 +10,7 @@
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/detail/rng.hpp>
+#include <tlsw/peer_certificate.hpp>
 
 #include <botan/ber_dec.h>
 #include <botan/certstor.h>
@@ -31,6 +32,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -397,6 +399,11 @@ struct context_state {
     bool session_cache = true;
     std::size_t session_cache_size = 1000;
     std::shared_ptr<const system_trust_store> system_trust = std::make_shared<system_trust_store>();
+    /** context::verify_hook: runs after the built-in checks, or instead of
+        them when hook_replaces_checks (danger_verify_hook). */
+    std::shared_ptr<const std::function<verify_result(const verify_request&)>> verify_hook;
+    bool hook_replaces_checks = false;
+    std::uint64_t verify_hook_id = 0;  // a new one per hook set: sessions resume only under the hook that checked them
 
     // ---- derived by publish() ----
     std::shared_ptr<const Botan::TLS::Policy> policy;
@@ -510,6 +517,8 @@ private:
         add("alpn");
         for (const auto& p : alpn)
             add(p);
+        if (verify_hook)
+            add("verify hook " + std::to_string(verify_hook_id) + (hook_replaces_checks ? " replaces checks" : ""));
         const auto digest = hash->final();
         return {digest.begin(), digest.end()};
     }

@@ -9,6 +9,7 @@
 #include <tlsw/error.hpp>
 #include <tlsw/session_info.hpp>
 
+#include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/context_state.hpp>
 #include <tlsw/detail/rng.hpp>
 
@@ -67,7 +68,7 @@ public:
             if (ctx_->side == role::client) {
                 // Verifying a server means checking its name: without one any
                 // certificate from a trusted CA would pass.
-                if (ctx_->verify && server_name.empty()) {
+                if (ctx_->verify && !ctx_->hook_replaces_checks && server_name.empty()) {
                     fail(tls_error(errc::missing_server_name));
                     return;
                 }
@@ -112,6 +113,9 @@ public:
     bool peer_closed() const noexcept { return peer_closed_; }
     bool local_closed() const noexcept { return local_closed_; }
     const session_info& info() const noexcept { return info_; }
+    /** Why the last failure happened, in words, where more is known than
+        error() says (a verification hook's reason), or empty. */
+    const std::string& failure_detail() const noexcept { return failure_detail_; }
 
     // ---- ciphertext out -----------------------------------------------------
 
@@ -348,6 +352,7 @@ private:
             if (!cn.empty())
                 info_.peer_common_name = cn.front();
         }
+        info_.peer_chain = to_peer_chain(certs);
         return true;
     }
 
@@ -386,11 +391,21 @@ private:
             cert_reason_ = certificate_reason::no_certificate;
             throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, "no certificate");
         }
-        const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
         // A Botan server passes its own SNI name along with a client's
         // chain; a client certificate names a client, not that host. An
         // address is matched below, against IP SANs only.
         const bool server_auth = usage != Botan::Usage_Type::TLS_CLIENT_AUTH;
+        if (!ctx_->hook_replaces_checks)
+            builtin_checks(chain, ocsp, roots, usage, hostname, policy, server_auth);
+        if (ctx_->verify_hook)
+            run_verify_hook(chain, server_auth ? hostname : std::string(), server_auth);
+    }
+
+    void builtin_checks(const std::vector<Botan::X509_Certificate>& chain,
+                        const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
+                        const std::vector<Botan::Certificate_Store*>& roots, Botan::Usage_Type usage,
+                        const std::string& hostname, const Botan::TLS::Policy& policy, bool server_auth) {
+        const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
         const std::string& name = server_auth && server_ip_.empty() ? hostname : std::string();
         const auto result = Botan::x509_path_validate(chain, restrictions, roots, name, usage,
                                                       std::chrono::system_clock::now(), std::chrono::milliseconds(0),
@@ -404,6 +419,25 @@ private:
         const auto [reason, alert_type] = classify(result.result());
         cert_reason_ = reason;
         throw Botan::TLS::TLS_Exception(alert_type, "certificate verification failed: " + result.result_string());
+    }
+
+    /** Runs the context's hook; a rejection or an exception from it fails
+        the handshake as a certificate error carrying the reason. */
+    void run_verify_hook(const std::vector<Botan::X509_Certificate>& chain, const std::string& name, bool server_auth) {
+        verify_result verdict;
+        try {
+            const auto peer = to_peer_chain(chain);
+            verdict = (*ctx_->verify_hook)(verify_request{peer, name, server_auth});
+        } catch (const std::exception& e) {
+            verdict = verify_result::reject(std::string("the verification hook threw: ") + e.what());
+        } catch (...) {
+            verdict = verify_result::reject("the verification hook threw");
+        }
+        if (verdict.accepted)
+            return;
+        cert_reason_ = certificate_reason::rejected;
+        failure_detail_ = verdict.reason.empty() ? std::string("rejected by the verification hook") : verdict.reason;
+        throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, failure_detail_);
     }
 
     void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
@@ -457,6 +491,7 @@ private:
     session_info info_;
     tls_error error_;
     certificate_reason cert_reason_ = certificate_reason::none;
+    std::string failure_detail_;
     unsigned certificates_seen_ = 0;
     bool failed_ = false;
     bool established_ = false;
