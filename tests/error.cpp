@@ -243,6 +243,16 @@ TEST_CASE("every certificate reason has its own description", "[error][certifica
     }
 }
 
+TEST_CASE("a certificate error for another reason says certificate verification failed once",
+          "[error][message][certificate]") {
+    const auto text = tlsw::tls_error::from_certificate(tlsw::certificate_reason::other, tlsw::alert::bad_certificate)
+                          .message();
+    CAPTURE(text);
+    const auto first = text.find("certificate verification failed");
+    REQUIRE(first != std::string::npos);
+    CHECK(text.find("certificate verification failed", first + 1) == std::string::npos);
+}
+
 TEST_CASE("message() names the transport error", "[error][message][transport]") {
     const auto reset = std::make_error_code(std::errc::connection_reset);
     const auto e = tlsw::tls_error::from_transport(reset);

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -322,4 +323,93 @@ TEST_CASE("a session made before a verify hook was set does not resume past it",
     auto r = second.client.handshake();
     REQUIRE_FALSE(r);
     CHECK(r.error().certificate() == tlsw::certificate_reason::rejected);
+}
+
+// ---- what a failed verification says (issue 10, item 6) ---------------------
+
+namespace {
+
+bool contains(std::string_view text, std::string_view part) { return text.find(part) != std::string_view::npos; }
+
+/** Runs a handshake that the client fails; returns the client's error. */
+tlsw::tls_error client_failure(connection& c) {
+    REQUIRE(c.handshake());
+    auto r = c.client.handshake();
+    REQUIRE_FALSE(r);
+    return r.error();
+}
+
+}  // namespace
+
+TEST_CASE("a name mismatch names the expected name, the names presented and the leaf, in one line",
+          "[peer_certificate][error_detail]") {
+    auto server_ctx = server_context();
+    connection c(client_context(), server_ctx, {.server_name = "wrong.example"});
+    const auto e = client_failure(c);
+    CHECK(e.certificate() == tlsw::certificate_reason::name_mismatch);
+    const auto detail = c.client.last_error_detail();
+    CAPTURE(detail);
+    CHECK(contains(detail, "expected name \"wrong.example\""));
+    CHECK(contains(detail, "names presented: DNS:localhost"));
+    CHECK(contains(detail, "certificate 0 of 2"));
+    CHECK(contains(detail, "localhost"));
+    CHECK(contains(detail, "valid "));
+    const auto line = c.client.describe();
+    CAPTURE(line);
+    CHECK(line.starts_with(e.message()));
+    CHECK(contains(line, std::string(detail)));
+    CHECK_FALSE(contains(line, "\n"));
+}
+
+TEST_CASE("an untrusted chain names the certificate that lacks a trusted issuer and its position",
+          "[peer_certificate][error_detail]") {
+    auto server_ctx = tlsw::context::server(other_credentials());
+    connection c(client_context(), server_ctx);
+    const auto e = client_failure(c);
+    CHECK(e.certificate() == tlsw::certificate_reason::unknown_issuer);
+    const auto detail = c.client.last_error_detail();
+    CAPTURE(detail);
+    CHECK(contains(detail, "certificate 1 of 2"));  // the CA it sent along is not trusted
+    CHECK(contains(detail, "expected name \"localhost\""));
+}
+
+TEST_CASE("an expired leaf names its validity dates", "[peer_certificate][error_detail]") {
+    tlsw::testing::pki_options options;
+    options.not_before_offset = std::chrono::hours(-48);
+    options.not_after_offset = std::chrono::hours(-24);
+    auto leaf = tlsw::testing::issue_leaf(env().pki, options);
+    const auto not_after = std::chrono::system_clock::now() - std::chrono::hours(24);
+    const std::time_t t = std::chrono::system_clock::to_time_t(not_after);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char day[16];
+    std::strftime(day, sizeof day, "%Y/%m/%d", &tm);
+
+    auto server_ctx = tlsw::context::server(*tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem));
+    connection c(client_context(), server_ctx);
+    const auto e = client_failure(c);
+    CHECK(e.certificate() == tlsw::certificate_reason::expired);
+    const auto detail = c.client.last_error_detail();
+    CAPTURE(detail, day);
+    CHECK(contains(detail, "certificate 0 of 2"));
+    CHECK(contains(detail, std::string(" to ") + day));
+}
+
+TEST_CASE("a missing required client certificate is certificate_reason::no_certificate on both sides",
+          "[peer_certificate][error_detail][client_certificate]") {
+    auto server_ctx = server_context();
+    REQUIRE(server_ctx.trust(env().pki.ca_cert_pem));
+    server_ctx.require_client_certificate(true);
+    connection c(client_context(), server_ctx);  // the client has no certificate
+    REQUIRE(c.handshake());
+    auto s = c.server.handshake();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code() == errc::certificate);
+    CHECK(s.error().certificate() == tlsw::certificate_reason::no_certificate);
+    CHECK(contains(c.server.last_error_detail(), "sent no certificate"));
+    auto r = c.client.handshake();
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code() == errc::certificate);
+    CHECK(r.error().certificate() == tlsw::certificate_reason::no_certificate);
+    CHECK(r.error().alert_from_peer());
 }

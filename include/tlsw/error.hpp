@@ -238,7 +238,9 @@ public:
         std::string text = make_error_code(code_).message();
         if (code_ == errc::transport && transport_)
             text += ": " + transport_.message();
-        if (code_ == errc::certificate)
+        // certificate_reason::other says no more than the code's own text:
+        // "certificate verification failed" once, not twice.
+        if (code_ == errc::certificate && reason_ != certificate_reason::other)
             text += std::string(": ") + certificate_reason_name(reason_);
         if (has_alert_)
             text += std::string(remote_ ? " (alert from peer: " : " (alert sent: ") + alert_name(alert_) + ")";
