@@ -462,9 +462,9 @@ private:
                                         const std::string& status, const std::string& expected) {
         const auto& cert = chain.at(std::min(position, chain.size() - 1));
         std::string text = status + "; certificate " + std::to_string(position) + " of " +
-                           std::to_string(chain.size()) + " (0 is the leaf): subject \"" +
-                           cert.subject_dn().to_string() + "\", issuer \"" + cert.issuer_dn().to_string() +
-                           "\", valid " + cert.not_before().readable_string() + " to " +
+                           std::to_string(chain.size()) + " (0 is the leaf): subject " +
+                           cert.subject_dn().to_string() + ", issuer " + cert.issuer_dn().to_string() +
+                           ", valid " + cert.not_before().readable_string() + " to " +
                            cert.not_after().readable_string();
         if (!expected.empty())
             text += "; expected name \"" + expected + "\"";
