@@ -25,7 +25,8 @@ struct session_info {
     /** The peer presented a certificate chain that this side verified: a
         server's client authenticated itself. On a resumed session, the
         chain verified when the session was first made (sessions resume
-        only under the configuration that verified them). False when
+        only under the configuration that verified them). With
+        context::danger_verify_hook, the hook alone verified it. False when
         verification is off or the peer sent no certificate. */
     bool peer_verified = false;
     /** The common name of the peer's leaf certificate, or empty. */

@@ -12,6 +12,7 @@
 #include <botan/x509cert.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -20,10 +21,12 @@
 
 namespace tlsw::detail {
 
-/** The IP subject alternative names of `cert` as text; Botan 2.19's
-    AlternativeName keeps IPv4 only, so the extension is read here. */
-inline std::vector<std::string> ip_sans(const Botan::X509_Certificate& cert) {
-    std::vector<std::string> out;
+/** The iPAddress subject alternative names of `cert`, as raw bytes (4
+    or 16 each). The SAN is decoded here rather than through Botan's
+    AlternativeName, which drops 16-byte (IPv6) addresses when it parses a
+    certificate. A SAN that does not decode names nothing. */
+inline std::vector<std::vector<std::uint8_t>> ip_san_bytes(const Botan::X509_Certificate& cert) {
+    std::vector<std::vector<std::uint8_t>> out;
     static const Botan::OID san_oid = Botan::OID::from_string("X509v3.SubjectAlternativeName");
     try {
         const auto raw = cert.v3_extensions().extensions_raw();
@@ -34,24 +37,31 @@ inline std::vector<std::string> ip_sans(const Botan::X509_Certificate& cert) {
         Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
         while (names.more_items()) {
             const Botan::BER_Object name = names.get_next_object();
-            if (!name.is_a(7, Botan::CONTEXT_SPECIFIC))
-                continue;
-            const std::uint8_t* b = name.bits();
-            char text[48];
-            if (name.length() == 4) {
-                std::snprintf(text, sizeof text, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
-                out.emplace_back(text);
-            } else if (name.length() == 16) {
-                std::string s;
-                for (int i = 0; i < 8; ++i) {
-                    std::snprintf(text, sizeof text, "%s%x", i ? ":" : "", unsigned(b[2 * i] << 8 | b[2 * i + 1]));
-                    s += text;
-                }
-                out.push_back(std::move(s));
-            }
+            if (name.is_a(7, Botan::CONTEXT_SPECIFIC))
+                out.emplace_back(name.bits(), name.bits() + name.length());
         }
     } catch (const std::exception&) {
-        // A malformed extension names no address; path validation judges it.
+        out.clear();
+    }
+    return out;
+}
+
+/** The IPv4 and IPv6 subject alternative names of `cert` as text. */
+inline std::vector<std::string> ip_sans(const Botan::X509_Certificate& cert) {
+    std::vector<std::string> out;
+    char text[48];
+    for (const auto& b : ip_san_bytes(cert)) {
+        if (b.size() == 4) {
+            std::snprintf(text, sizeof text, "%u.%u.%u.%u", b[0], b[1], b[2], b[3]);
+            out.emplace_back(text);
+        } else if (b.size() == 16) {
+            std::string s;
+            for (std::size_t i = 0; i < 8; ++i) {
+                std::snprintf(text, sizeof text, "%s%x", i ? ":" : "", unsigned(b[2 * i] << 8 | b[2 * i + 1]));
+                s += text;
+            }
+            out.push_back(std::move(s));
+        }
     }
     return out;
 }

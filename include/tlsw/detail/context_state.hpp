@@ -9,6 +9,7 @@
 
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
+#include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/rng.hpp>
 #include <tlsw/peer_certificate.hpp>
 
@@ -333,29 +334,12 @@ inline std::optional<std::vector<std::uint8_t>> ip_address(std::string_view name
     return std::nullopt;
 }
 
-/** Whether `cert` has an iPAddress subject alternative name equal to `ip`.
-    The SAN is decoded here rather than through Botan's AlternativeName,
-    which drops 16-byte (IPv6) addresses when it parses a certificate; an
-    address never matches a DNS name or the common name (RFC 6125 1.7.2). */
+/** Whether `cert` has an iPAddress subject alternative name equal to `ip`
+    (see ip_san_bytes); an address never matches a DNS name or the common
+    name (RFC 6125 1.7.2). */
 inline bool has_ip_san(const Botan::X509_Certificate& cert, const std::vector<std::uint8_t>& ip) {
-    static const Botan::OID san_oid = Botan::OID::from_string("X509v3.SubjectAlternativeName");
-    try {
-        const auto raw = cert.v3_extensions().extensions_raw();
-        const auto it = raw.find(san_oid);
-        if (it == raw.end())
-            return false;
-        Botan::BER_Decoder outer(it->second.first);
-        Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
-        while (names.more_items()) {
-            const Botan::BER_Object name = names.get_next_object();
-            if (name.is_a(7, Botan::CONTEXT_SPECIFIC) && name.length() == ip.size() &&
-                std::equal(ip.begin(), ip.end(), name.bits()))
-                return true;
-        }
-    } catch (const std::exception&) {
-        // A SAN that does not decode names nothing.
-    }
-    return false;
+    const auto all = ip_san_bytes(cert);
+    return std::find(all.begin(), all.end(), ip) != all.end();
 }
 
 // ---- the snapshot ----------------------------------------------------------
