@@ -18,6 +18,7 @@
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -295,6 +296,30 @@ public:
                 return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
         });
+    }
+
+    /** Details of the stream's failure beyond its tls_error, in one line,
+        or empty. For a certificate this side rejected: Botan's status
+        text, the failing certificate's position in the chain (0 is the
+        leaf), subject, issuer and validity dates, the name expected and
+        the names the leaf presents; for certificate_reason::rejected, the
+        reason the context's verification hook gave (or the text of what
+        it threw); for no_certificate, which side lacked one. Valid until
+        the stream is destroyed or moved from. */
+    std::string_view last_error_detail() const noexcept {
+        return engine_ && engine_->failed() ? std::string_view(engine_->failure_detail()) : std::string_view();
+    }
+
+    /** The stream's failure in one line, for a log: the failing call's
+        tls_error::message() followed by last_error_detail(); empty while
+        nothing failed. */
+    std::string describe() const {
+        if (!engine_ || !failed())
+            return {};
+        std::string text = failure().message();
+        if (const auto detail = last_error_detail(); !detail.empty())
+            text.append(": ").append(detail);
+        return text;
     }
 
     /** What the last handshake negotiated (empty for a moved-from stream). */
