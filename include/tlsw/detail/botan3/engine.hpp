@@ -248,7 +248,20 @@ struct output_sink {
     std::size_t (*write)(void* self, std::span<const std::byte> bytes) = nullptr;
 };
 
-/** The sans-IO TLS engine: owns one Botan channel and its callbacks. Bytes
+/** The sans-IO TLS engine: owns one Botan channel and its callbacks.
+
+    On Botan 3 (differences from the Botan 2 engine):
+    - TLS 1.3 is offered and preferred; TLS 1.2 when the peer or the
+      context's settings (allow_tls12 / allow_tls13) say so.
+    - renegotiate() is refused (false) under TLS 1.3; update_keys() sends a
+      KeyUpdate instead. NewSessionTicket and KeyUpdate from the peer are
+      handled inside feed() and start no handshake.
+    - A TLS 1.3 server sends its tickets after the client's Finished: a
+      client resumes next time only if it read once after the handshake.
+    - After our close() under TLS 1.3 the peer may go on sending (half-close):
+      feed() keeps delivering its data until its close_notify.
+    - feed() hands Botan at most feed_chunk bytes at a time (Botan 3.7 copies
+      the rest of its input for each TLS 1.3 record it takes out). Bytes
     go in through feed() and send(); ciphertext for the peer collects in
     output(), plaintext from the peer in the caller's buffer or the inbox.
 
