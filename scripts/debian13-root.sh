@@ -6,8 +6,9 @@
 # Prints DIR on its last line. The mirror is the first non-security Debian
 # URI of this machine's apt sources (deb822 *.sources or a one-line
 # sources.list), read at run time; TLSW_DEBIAN_MIRROR overrides it.
-# Nothing is mounted: the tests need no /proc (valgrind would; mount it
-# with a trap that unmounts it if a test ever runs under valgrind here).
+# This script mounts nothing. scripts/test.sh mounts /proc in the root while
+# the tests run (the interop tests read /proc/net/tcp; valgrind would need
+# it too) and unmounts it on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
