@@ -5,7 +5,7 @@
 // openssl s_client and curl. Built and registered by examples/meson.build,
 // which passes the programs' paths (TLSW_EXAMPLES_DIR).
 
-#include "support/interop.hpp"
+#include "support/example_programs.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -16,50 +16,10 @@
 #include <string>
 #include <vector>
 
-#ifndef TLSW_EXAMPLES_DIR
-#error "examples/meson.build defines TLSW_EXAMPLES_DIR"
-#endif
-
 using namespace tlsw_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-std::string example(std::string_view name) { return std::string(TLSW_EXAMPLES_DIR) + "/" + std::string(name); }
-
-/** examples/server on 127.0.0.1, port chosen by the OS and read from its stdout. */
-struct example_server {
-    std::unique_ptr<child_process> process;
-    std::uint16_t port = 0;
-
-    example_server(const pki_fixture& f, std::vector<std::string> extra = {}) {
-        std::vector<std::string> argv = {example("server"), "--cert", f.chain(), "--key", f.key(), "--print-port"};
-        argv.insert(argv.end(), extra.begin(), extra.end());
-        process = std::make_unique<child_process>(argv);
-        const bool up = process->wait_until([&] { return process->out().find('\n') != std::string::npos; }, 20s);
-        INFO(process->transcript());
-        REQUIRE(up);
-        port = static_cast<std::uint16_t>(std::stoul(process->out()));
-        CHECK(process->err().find("listening on 127.0.0.1:" + std::to_string(port)) != std::string::npos);
-    }
-    child_process& operator*() { return *process; }
-    child_process* operator->() { return process.get(); }
-};
-
-std::vector<std::string> example_client(const pki_fixture& f, std::uint16_t port, std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {example("client"), "--ca-file", f.ca(), "--server-name", "localhost"};
-    argv.insert(argv.end(), extra.begin(), extra.end());
-    argv.push_back("127.0.0.1");
-    argv.push_back(std::to_string(port));
-    return argv;
-}
-
-/** Pumps a client and a server process until pred() holds (30 s at most). */
-template <class Pred>
-bool both_until(child_process& a, child_process& b, Pred pred) {
-    child_process* both[] = {&a, &b};
-    return child_process::wait_until_all(both, pred, 30s);
-}
 
 /** The TLS records one direction of a connection carried, parsed from
     the 5-byte headers (type and length stay in clear text). */
@@ -153,33 +113,8 @@ static_assert(tlsw::blocking_transport<recording_socket> && tlsw::transport_trai
 
 using recording_stream = tlsw::tls_stream<recording_socket>;
 
-/** A blocking socket connected to 127.0.0.1:port whose reads give up
-    after 20 s: a broken server fails the test instead of hanging it. */
-tlsw::blocking_socket bounded_connect(std::uint16_t port) {
-    auto socket = tlsw::blocking_socket::connect("127.0.0.1", port, 10s);
-    REQUIRE(socket);
-    set_socket_timeouts(socket->native_handle(), 20s);
-    return std::move(*socket);
-}
-
 recording_stream connect_recording(const tlsw::context& ctx, std::uint16_t port) {
     return recording_stream(ctx, recording_socket(bounded_connect(port)), {.server_name = "localhost"});
-}
-
-/** Reads until `size` bytes arrived (or an error); returns them. */
-template <class Stream>
-std::string read_exactly(Stream& tls, std::size_t size) {
-    std::string got;
-    std::vector<std::byte> buffer(16384);
-    while (got.size() < size) {
-        auto n = tls.read(buffer);
-        if (!n) {
-            INFO("read: " << n.error().message());
-            break;
-        }
-        got.append(reinterpret_cast<const char*>(buffer.data()), *n);
-    }
-    return got;
 }
 
 }  // namespace
@@ -257,7 +192,7 @@ TEST_CASE("the example client sends close_notify at stdin EOF and exits 0 when t
     REQUIRE(status == 0);
     CHECK(client.out() == data);
     CHECK(client.err().find("stdin ended, sent close_notify") != std::string::npos);
-    CHECK(server->wait_for_err("conn 1: client closed (close_notify)", 10s));
+    CHECK(server->wait_for_err("conn 1: closed: client sent close_notify", 10s));
 }
 
 TEST_CASE("the example client with --ign-eof waits for the server's answer and close", "[examples][http]") {
@@ -288,7 +223,7 @@ TEST_CASE("the example server answers curl's requests on one kept-alive connecti
     CHECK(curl.out().find("Connection: keep-alive\r\n") != std::string::npos);
     CHECK(curl.out().find("path: /one\n") != std::string::npos);
     CHECK(curl.out().find("path: /two\n") != std::string::npos);
-    CHECK(server->wait_for_err("conn 1: GET /two", 10s));
+    CHECK(server->wait_for_err("conn 1: \"GET /two HTTP/1.1\" 200", 10s));
     CHECK(server->err().find("conn 2:") == std::string::npos);  // both on connection 1
 }
 
@@ -313,19 +248,7 @@ TEST_CASE("the example server sends each HTTP response as one record and echoes 
         for (const char* path : {"/a", "/bb"}) {
             const std::string request = std::string("GET ") + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
             REQUIRE(tls.write(bytes_of(request)));
-            // Head, then Content-Length bytes of body.
-            std::string response;
-            std::vector<std::byte> buffer(16384);
-            std::size_t expected = std::string::npos;
-            while (response.size() < expected) {
-                auto n = tls.read(buffer);
-                REQUIRE(n);
-                response.append(reinterpret_cast<const char*>(buffer.data()), *n);
-                const auto head_end = response.find("\r\n\r\n");
-                const auto length_at = response.find("Content-Length: ");
-                if (head_end != std::string::npos && length_at != std::string::npos)
-                    expected = head_end + 4 + std::stoul(response.substr(length_at + 16));
-            }
+            const std::string response = read_response(tls);
             CHECK(response.starts_with("HTTP/1.1 200 OK\r\n"));
             CHECK(response.find(std::string("path: ") + path + "\n") != std::string::npos);
         }
@@ -385,13 +308,13 @@ TEST_CASE("the example server serves many connections at once", "[examples][conc
     }
     for (auto& c : clients)
         REQUIRE(c.shutdown());
-    CHECK(server->wait_for_err("conn " + std::to_string(count) + ": client closed", 30s));
+    CHECK(server->wait_for_err("conn " + std::to_string(count) + ": closed: client sent close_notify", 30s));
     CHECK(server->running());
 }
 
 TEST_CASE("the example server survives bad clients and goes on serving", "[examples][robustness]") {
     pki_fixture f;
-    example_server server(f, {"--idle-timeout", "2"});
+    example_server server(f, {"--handshake-timeout", "2"});
 
     // Plain HTTP to the TLS port: not a TLS record.
     {
@@ -429,7 +352,7 @@ TEST_CASE("the example server survives bad clients and goes on serving", "[examp
         REQUIRE_FALSE(r);
         CHECK(r.error() == tlsw::errc::certificate);
     }
-    // A client that connects and says nothing: closed after the idle timeout.
+    // A client that connects and says nothing: closed after the handshake timeout.
     {
         auto s = bounded_connect(server.port);
         std::array<std::byte, 16> buffer;
@@ -447,10 +370,10 @@ TEST_CASE("the example server survives bad clients and goes on serving", "[examp
     CHECK(client.out() == "still here\nquit\n");
     CHECK(server->running());
     // Each bad client got its own diagnostic line.
-    CHECK(server->wait_for_err("conn 1: read: TLS protocol error", 10s));
-    CHECK(server->wait_for_err("conn 3: read: TLS protocol error (alert sent: ", 10s));
-    CHECK(server->wait_for_err("conn 4: read: certificate verification failed", 10s));
-    CHECK(server->wait_for_err("conn 5: idle for 2s, closing", 10s));
+    CHECK(server->wait_for_err("conn 1: closed: handshake: TLS protocol error", 10s));
+    CHECK(server->wait_for_err("conn 3: closed: read: TLS protocol error (alert sent: ", 10s));
+    CHECK(server->wait_for_err("conn 4: closed: handshake: certificate verification failed", 10s));
+    CHECK(server->wait_for_err("conn 5: closed: handshake timeout (2s)", 10s));
 }
 
 TEST_CASE("the example client accepts the example server's renegotiation (--renegotiate-after)",
@@ -465,7 +388,7 @@ TEST_CASE("the example client accepts the example server's renegotiation (--rene
     // The client stays idle (no stdin) until the renegotiation is done:
     // Botan 2 fails a connection whose data crosses a HelloRequest.
     const bool renegotiated = both_until(client, *server, [&] {
-        return server->err().find("conn 1: handshake 2 done (renegotiation)") != std::string::npos;
+        return server->err().find("conn 1: renegotiation: handshake 2") != std::string::npos;
     });
     INFO(client.transcript() << "\n" << server->transcript());
     REQUIRE(renegotiated);
@@ -488,7 +411,7 @@ TEST_CASE("the example server accepts openssl s_client's renegotiation with --al
     REQUIRE(client.wait_for_out("before\n", 30s));
     client.write("R\n");
     const bool renegotiated = both_until(client, *server, [&] {
-        return server->err().find("conn 1: handshake 2 done (renegotiation)") != std::string::npos;
+        return server->err().find("conn 1: renegotiation: handshake 2") != std::string::npos;
     });
     INFO(client.transcript() << "\n" << server->transcript());
     REQUIRE(renegotiated);

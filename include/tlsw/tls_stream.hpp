@@ -53,6 +53,39 @@ enum class shutdown_mode : unsigned char {
     arguments). No call throws. A failure other than want_read / want_write
     is final: later calls return it again.
 
+    Bounds on what a peer can make a stream hold or do:
+    - Plaintext buffered in the stream (pending()) never exceeds
+      max_pending bytes: the stream reads from the transport only while
+      that buffer is empty, and one transport read of at most rx_size
+      bytes of ciphertext completes at most one record begun earlier plus
+      what those bytes hold.
+    - One call reads at most max_read_per_call bytes of ciphertext from
+      the transport (a few more when the last read ends past the limit);
+      when they bring nothing the call can return, it returns want_read,
+      over a blocking transport too (as SSL_read does without
+      SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming alerts or
+      handshake traffic cannot hold a call.
+
+    Failure and plaintext: records authenticated before a failure (a bad
+    record, a fatal alert, a transport error) in the same transport read
+    are delivered by read() first, in order; the failure comes after them.
+    Once any call has reported the failure, every later call reports it
+    and nothing buffered before it is returned.
+
+    No exception leaves a member function: an exception from the
+    transport becomes errc::transport (with the system_error's code, or
+    std::errc::io_error); an allocation failure or any other exception
+    inside a call ends the stream with errc::protocol carrying
+    alert::internal_error. The constructor is the exception: it allocates
+    the engine and an 18 KiB receive buffer, and throws std::bad_alloc
+    when that fails (a constructor has no error value to return). Moving
+    a stream is noexcept: a Transport whose move constructor throws
+    terminates the program there, as one whose destructor throws does
+    when a stream is destroyed.
+
+    A moved-from stream returns errc::invalid_state from every call;
+    pending() is 0, handshake_pending() false and info() empty.
+
     One thread at a time may use a stream, like an SSL*.
 */
 template <class Transport, class... Policies>
@@ -71,6 +104,16 @@ public:
     static constexpr bool moving_buffer = policies::moving_buffer;
     /** Most plaintext one record carries, and so one partial write returns. */
     static constexpr std::size_t max_record = detail::engine::max_record;
+    /** Most ciphertext one transport read asks for: the largest TLS 1.2
+        record (16384 + 2048 bytes). */
+    static constexpr std::size_t rx_size = 18432;
+    /** Most decrypted plaintext a stream ever buffers (pending()): a record
+        begun by an earlier transport read plus the records one read of
+        rx_size bytes completes. */
+    static constexpr std::size_t max_pending = max_record + rx_size;
+    /** Most ciphertext one call reads from the transport before it returns
+        want_read for lack of anything else to return. */
+    static constexpr std::size_t max_read_per_call = 4 * rx_size;
 
     /** A stream in the context's role over `t`. A client's ClientHello is
         prepared now and sent by the first call. */
@@ -88,11 +131,20 @@ public:
         Blocks until one of: the handshake completes and its last bytes are
         with the transport; the transport would block (want_read /
         want_write: repeat the call); an error. Calling it on an
-        established stream with no handshake in flight returns at once. */
+        established stream with no handshake in flight returns at once.
+        It succeeds only once a session is established: keys active and
+        the peer verified; no alert or message before that counts.
+
+        Application data the peer sent ahead of a renegotiation's messages
+        is kept for read(); while it waits (at most max_pending bytes) the
+        stream does not read on, and the call returns want_read on any
+        transport: read() the data, then repeat. */
     result<void> handshake() {
-        if (auto e = check_usable())
-            return unexpected(*e);
-        return finish_handshake();
+        return boundary([&]() -> result<void> {
+            if (auto e = check_usable())
+                return unexpected(*e);
+            return finish_handshake();
+        });
     }
 
     /** Writes `data` as application data: SSL_write_ex's contract.
@@ -115,10 +167,16 @@ public:
         address, and in both a length not shorter than what was taken;
         otherwise errc::bad_write_retry, and the stream stays usable for
         the correct repeat. Errors: closed (after shutdown() or the peer's
-        close_notify), transport, protocol, certificate, truncated. */
+        close_notify), transport, protocol, certificate, truncated.
+
+        While a handshake needs the peer's bytes and application data the
+        peer sent ahead of them waits to be read, write returns want_read
+        (see handshake()). */
     result<std::size_t> write(std::span<const std::byte> data) {
-        return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
-            return data.subspan(offset, n);
+        return boundary([&] {
+            return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
+                return data.subspan(offset, n);
+            });
         });
     }
 
@@ -132,11 +190,13 @@ public:
         requires std::same_as<std::ranges::range_value_t<Buffers>, std::span<const std::byte>>
     result<std::size_t> write(const Buffers& buffer_sequence) {
         const std::span<const std::span<const std::byte>> buffers(buffer_sequence);
-        std::size_t total = 0;
-        for (auto b : buffers)
-            total += b.size();
-        return write_records(buffers.data(), total, [this, buffers](std::size_t offset, std::size_t n) {
-            return gather(buffers, offset, n);
+        return boundary([&] {
+            std::size_t total = 0;
+            for (auto b : buffers)
+                total += b.size();
+            return write_records(buffers.data(), total, [this, buffers](std::size_t offset, std::size_t n) {
+                return gather(buffers, offset, n);
+            });
         });
     }
 
@@ -145,38 +205,19 @@ public:
         Returns the count read (at least 1 for a non-empty buffer), never
         more than the rest of one record, so record boundaries survive; 0
         for an empty buffer. Performs or completes a handshake as needed,
-        which can write: over a nonblocking transport it can return
-        want_write as well as want_read. Blocks until data arrives, the
-        transport would block, or an error. Returns errc::closed after the
-        peer's close_notify and errc::truncated when the transport ends
-        without one. */
+        which can write. Blocks until data arrives, the transport would
+        block, or an error; reads at most max_read_per_call bytes of
+        ciphertext, then returns want_read (see the class comment).
+
+        Output the transport refuses does not stop a read: what arrived
+        is delivered and the output is retried by the next call. want_write
+        comes back only when output is stuck and nothing could be read
+        either (over a transport that can block, nothing readable now: a
+        blocking read would hold output the peer may be waiting for). Returns errc::closed after the peer's close_notify and
+        errc::truncated when the transport ends without one, in both cases
+        after the data that came before. */
     result<std::size_t> read(std::span<std::byte> buffer) {
-        if (engine_->plaintext_available() > 0)
-            return engine_->read_plaintext(buffer);
-        if (auto e = check_usable(false))
-            return unexpected(*e);
-        if (engine_->peer_closed())
-            return unexpected(tls_error(errc::closed));
-        if (buffer.empty())
-            return 0;
-        for (;;) {
-            if (auto r = flush(); !r)
-                return unexpected(r.error());
-            auto n = fill(buffer);
-            if (!n)
-                return unexpected(n.error());
-            if (*n > 0) {
-                // Hand over replies Botan produced (a handshake answer, an
-                // alert) now if the transport takes them, else on the next
-                // call; a transport failure here surfaces on the next call.
-                (void)flush();
-                return *n;
-            }
-            if (engine_->peer_closed()) {
-                (void)flush();  // Botan's close_notify reply, if the transport takes it
-                return unexpected(tls_error(errc::closed));
-            }
-        }
+        return boundary([&] { return read_some_plaintext(buffer); });
     }
 
     /** Sends close_notify and flushes it; with send_and_wait, then reads
@@ -187,23 +228,29 @@ public:
         close_notify. Botan 2 cannot read past application data that
         arrives after our close_notify (TLS 1.2 lets the peer drop it): the
         wait then ends there as done. Later writes and reads return
-        errc::closed. */
+        errc::closed.
+
+        The wait is bounded: one call reads at most max_read_per_call bytes
+        (then want_read), and `timeout`, when given, bounds the time it
+        waits for the peer: over a transport with wait() (a nonblocking
+        socket, a memory pair of either kind) the stream waits for
+        readability at most until the deadline, and returns want_read when
+        it passes: our close_notify is sent, the stream stays usable, and
+        the caller repeats the call to wait again or drops the connection.
+        A blocking transport without wait() cannot be interrupted by the
+        stream: bound its reads by the transport's own timeout (a timed-out
+        read that returns would_block() makes this call return want_read).
+        A nonblocking transport never waits: want_read as soon as nothing
+        is there. */
     result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
-        if (failure_)
-            return unexpected(*failure_);
-        engine_->close();
-        if (auto r = flush(); !r)
-            return r;
-        if (mode == shutdown_mode::send_and_wait) {
-            while (!engine_->peer_closed()) {
-                while (engine_->read_plaintext(std::span(rx_.get(), rx_size)) > 0) {
-                }
-                auto n = fill({});
-                if (!n)
-                    return unexpected(n.error());
-            }
-        }
-        return {};
+        return boundary([&] { return close_and_wait(mode, std::nullopt); });
+    }
+
+    /** shutdown(mode) whose wait for the peer ends after `timeout` (see above). */
+    result<void> shutdown(shutdown_mode mode, std::chrono::milliseconds timeout) {
+        return boundary([&] {
+            return close_and_wait(mode, std::chrono::steady_clock::now() + std::max(timeout, std::chrono::milliseconds(0)));
+        });
     }
 
     /** Starts a renegotiation, like SSL_renegotiate: sends a ClientHello
@@ -215,7 +262,10 @@ public:
         fails a connection on application data during a handshake), so the
         call may read; over a blocking transport it reads only what a
         readiness check says is there. Returns want_write when the request
-        is not yet with the transport (repeat the call), invalid_state
+        is not yet with the transport (repeat the call), want_read when
+        application data waits to be read first (the stream's buffer holds
+        some and it cannot tell the transport holds no more: read() it,
+        then repeat), invalid_state
         unless the stream is established with no handshake in flight (or a
         server whose text policy refuses renegotiation), closed after
         shutdown or the peer's close_notify.
@@ -224,36 +274,42 @@ public:
         Botan 2 fails a connection whose application data crosses the
         request, on either side. */
     result<void> renegotiate() {
-        if (auto e = check_usable())
-            return unexpected(*e);
-        if (std::exchange(renegotiation_flush_owed_, false))
+        return boundary([&]() -> result<void> {
+            if (auto e = check_usable())
+                return unexpected(*e);
+            if (std::exchange(renegotiation_flush_owed_, false))
+                return owe_flush(flush());
+            if (!engine_->ready())
+                return unexpected(tls_error(errc::invalid_state));
+            if (auto r = take_in_arrived(); !r)
+                return r;
+            if (engine_->handshake_in_flight())
+                return {};  // what arrived started one: the peer's
+            if (engine_->peer_closed())
+                return unexpected(tls_error(errc::closed));
+            bool started = false;
+            run([&] { started = engine_->renegotiate(); });
+            if (auto e = check_usable())
+                return unexpected(*e);
+            if (!started)
+                return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
-        if (!engine_->ready())
-            return unexpected(tls_error(errc::invalid_state));
-        if (auto r = take_in_arrived(); !r)
-            return r;
-        if (engine_->handshake_in_flight())
-            return {};  // what arrived started one: the peer's
-        if (engine_->peer_closed())
-            return unexpected(tls_error(errc::closed));
-        bool started = false;
-        run([&] { started = engine_->renegotiate(); });
-        if (auto e = check_usable())
-            return unexpected(*e);
-        if (!started)
-            return unexpected(tls_error(errc::invalid_state));
-        return owe_flush(flush());
+        });
     }
 
-    /** What the last handshake negotiated. */
-    const session_info& info() const noexcept { return engine_->info(); }
+    /** What the last handshake negotiated (empty for a moved-from stream). */
+    const session_info& info() const noexcept {
+        static const session_info none{};
+        return engine_ ? engine_->info() : none;
+    }
 
     /** True while a handshake (the first one or a renegotiation) is incomplete. */
-    bool handshake_pending() const noexcept { return engine_->handshake_in_flight(); }
+    bool handshake_pending() const noexcept { return engine_ && engine_->handshake_in_flight(); }
 
-    /** Bytes of decrypted application data buffered in the stream: a read()
-        of that many returns without touching the transport. */
-    std::size_t pending() const noexcept { return engine_->plaintext_available(); }
+    /** Bytes of decrypted application data buffered in the stream, never
+        more than max_pending: a read() of that many returns without
+        touching the transport. */
+    std::size_t pending() const noexcept { return engine_ ? engine_->plaintext_available() : 0; }
 
     /** The transport, for readiness waits and socket options. Reading or
         writing it directly corrupts the TLS stream. */
@@ -261,17 +317,163 @@ public:
     const transport_value& transport() const noexcept { return transport_; }
 
 private:
-    // Enough for the largest TLS 1.2 record (16384 + 2048) in one read.
-    static constexpr std::size_t rx_size = 18432;
+    bool failed() const noexcept { return failure_ || engine_->failed(); }
+    tls_error failure() const noexcept { return failure_ ? *failure_ : engine_->error(); }
 
-    std::optional<tls_error> check_usable(bool writing = true) const {
-        if (!failure_ && !engine_->failed() && !(writing && (engine_->local_closed() || engine_->peer_closed())))
-            [[likely]] return std::nullopt;
-        if (failure_)
-            return failure_;
-        if (engine_->failed())
-            return engine_->error();
+    /** Why the stream cannot be used (for writing, unless `writing` is
+        false), or nothing. Reporting a failure is final: plaintext still
+        buffered is dropped with it. */
+    std::optional<tls_error> check_usable(bool writing = true) {
+        if (!engine_) [[unlikely]]
+            return tls_error(errc::invalid_state);  // moved from
+        if (!failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
+            return std::nullopt;
+        if (failed()) {
+            engine_->discard_plaintext();
+            return failure();
+        }
         return tls_error(errc::closed);
+    }
+
+    /** Every public call runs through here: a moved-from stream is
+        invalid_state; an exception is caught and ends the stream; a final
+        error leaves no plaintext behind to surface after it. */
+    template <class F>
+    auto boundary(F&& f) noexcept -> std::invoke_result_t<F&> {
+        using R = std::invoke_result_t<F&>;
+        if (!engine_) [[unlikely]]
+            return R(unexpected(tls_error(errc::invalid_state)));
+        read_this_call_ = 0;
+        try {
+            R r = f();
+            if (!r && failed())
+                engine_->discard_plaintext();
+            return r;
+        } catch (...) {
+            // Allocation failure is the only exception expected here; the
+            // transport's and Botan's are caught where they are raised.
+            engine_->discard_plaintext();
+            return R(unexpected(fail(tls_error::from_alert(alert::internal_error, false))));
+        }
+    }
+
+    result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
+        // Plaintext authenticated before a failure or the peer's
+        // close_notify comes first; a reported failure dropped it.
+        if (engine_->plaintext_available() > 0)
+            return engine_->read_plaintext(buffer);
+        if (auto e = check_usable(false))
+            return unexpected(*e);
+        if (engine_->peer_closed())
+            return unexpected(tls_error(errc::closed));
+        if (buffer.empty())
+            return 0;
+        for (;;) {
+            // Stuck output does not stop a read (full duplex: the peer may
+            // be waiting for us to read before it reads ours).
+            bool stuck = false;
+            if (auto r = flush(); !r) {
+                if (r.error() != errc::want_write)
+                    return unexpected(r.error());
+                stuck = true;
+                // A transport that blocks would hold this read while our
+                // output, which the peer may be waiting for, sits queued.
+                if (!readable_now())
+                    return unexpected(r.error());
+            }
+            auto n = fill(buffer);
+            if (n && *n > 0) {
+                // Hand over replies Botan produced (a handshake answer, an
+                // alert) now if the transport takes them, else on the next
+                // call; a transport failure here surfaces on the next call.
+                (void)flush();
+                return *n;
+            }
+            // The caller's buffer took nothing, yet records may have landed
+            // in the inbox: return them now rather than read again.
+            if (engine_->plaintext_available() > 0) {
+                (void)flush();
+                return engine_->read_plaintext(buffer);
+            }
+            if (!n) {
+                if (n.error() == errc::want_read && stuck)
+                    return unexpected(tls_error(errc::want_write));
+                return unexpected(n.error());
+            }
+            if (failed())
+                return unexpected(failure());
+            if (engine_->peer_closed()) {
+                (void)flush();  // Botan's close_notify reply, if the transport takes it
+                return unexpected(tls_error(errc::closed));
+            }
+            if (read_this_call_ >= max_read_per_call)
+                return unexpected(tls_error(stuck ? errc::want_write : errc::want_read));
+        }
+    }
+
+    /** True when a transport read cannot block: a nonblocking transport,
+        or one whose readiness check says bytes are there. */
+    bool readable_now() noexcept {
+        if constexpr (!transport_traits<transport_value>::can_block) {
+            return true;
+        } else if constexpr (waitable_transport<transport_value>) {
+            try {
+                return transport_.wait(readiness::readable, std::chrono::milliseconds(0));
+            } catch (...) {
+                return false;  // the read or write that follows reports the transport's trouble
+            }
+        } else {
+            return false;
+        }
+    }
+
+    using deadline_type = std::optional<std::chrono::steady_clock::time_point>;
+
+    result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
+        if (failed())
+            return unexpected(*check_usable(false));
+        engine_->close();
+        if (auto r = flush(); !r)
+            return r;
+        if (mode != shutdown_mode::send_and_wait)
+            return {};
+        while (!engine_->peer_closed()) {
+            // What the peer sent before its close_notify is not wanted: it
+            // is dropped, so the wait holds no more than one read's worth.
+            engine_->discard_plaintext();
+            if (read_this_call_ >= max_read_per_call)
+                return unexpected(tls_error(errc::want_read));
+            if (auto r = wait_readable(deadline); !r)
+                return r;
+            auto n = fill({});
+            if (!n)
+                return unexpected(n.error());
+        }
+        engine_->discard_plaintext();
+        return {};
+    }
+
+    /** Waits, when the transport can, until it is readable or `deadline`
+        passes (want_read); without a deadline, returns at once. */
+    result<void> wait_readable(deadline_type deadline) {
+        if (!deadline)
+            return {};
+        const auto now = std::chrono::steady_clock::now();
+        const auto left = *deadline > now ? std::chrono::ceil<std::chrono::milliseconds>(*deadline - now)
+                                          : std::chrono::milliseconds(0);
+        if constexpr (waitable_transport<transport_value>) {
+            bool ready = false;
+            try {
+                ready = transport_.wait(readiness::readable, left);
+            } catch (...) {
+                return unexpected(fail(tls_error::from_transport(thrown_error())));
+            }
+            if (!ready)
+                return unexpected(tls_error(errc::want_read));
+        } else if (left.count() == 0) {
+            return unexpected(tls_error(errc::want_read));
+        }
+        return {};
     }
 
     /** The write contract over any byte source: `record(offset, n)` yields
@@ -342,17 +544,27 @@ private:
         return r;
     }
 
-    /** Feeds the engine what the transport already holds, without waiting. */
+    /** Feeds the engine what the transport already holds, without waiting.
+        Returns want_read when plaintext waits in the inbox and more may be
+        readable: reading on would let a streaming peer grow the inbox. */
     result<void> take_in_arrived() {
         if constexpr (waitable_transport<transport_value> || transport_traits<transport_value>::can_would_block) {
-            for (;;) {
+                for (;;) {
                 if constexpr (waitable_transport<transport_value>) {
-                    if (!transport_.wait(readiness::readable, std::chrono::milliseconds(0)))
+                    bool readable = false;
+                    try {
+                        readable = transport_.wait(readiness::readable, std::chrono::milliseconds(0));
+                    } catch (...) {
+                        return unexpected(fail(tls_error::from_transport(thrown_error())));
+                    }
+                    if (!readable)
                         return {};
                 } else if constexpr (transport_traits<transport_value>::can_block) {
                     // Could block, and offers no way to ask: take nothing.
                     return {};
                 }
+                if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
+                    return unexpected(tls_error(errc::want_read));
                 auto n = fill({});
                 if (!n)
                     return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
@@ -363,15 +575,20 @@ private:
         return {};
     }
 
-    /** Flushes, then reads until no handshake is in flight. */
+    /** Flushes, then reads until no handshake is in flight, within one
+        call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
         for (;;) {
             if (auto r = flush(); !r)
                 return r;
             if (!engine_->handshake_in_flight())
                 return {};
-            // Application data a peer sends during a renegotiation is kept
-            // for read(); fill() puts it in the engine's inbox.
+            // Application data a peer sent ahead of its handshake messages
+            // is kept for read(); reading on before it is taken would let
+            // the peer grow the inbox without limit (data, HelloRequest,
+            // data, ...).
+            if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
+                return unexpected(tls_error(errc::want_read));
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
         }
@@ -383,7 +600,7 @@ private:
         if (engine_->output().empty() && !failure_ && !engine_->failed())
             return {};
         for (auto out = engine_->output(); !out.empty(); out = engine_->output()) {
-            auto n = transport_.write_some(out);
+            auto n = transport_write(out);
             if (!n) {
                 if (is_would_block(n.error()))
                     return unexpected(tls_error(errc::want_write));
@@ -399,15 +616,21 @@ private:
                 return unexpected(fail(tls_error::from_transport(std::make_error_code(std::errc::io_error))));
             engine_->consume_output(*n);
         }
-        if (auto e = check_usable(false))
-            return unexpected(*e);
+        if (failed())
+            return unexpected(failure());
         return {};
     }
 
     /** One transport read, fed to the engine; plaintext lands in `direct`
-        as far as it fits. Returns the count stored in `direct`. */
+        as far as it fits, the rest in the inbox. Returns the count stored in
+        `direct` and counts the bytes read against the call's budget.
+
+        Called only while the inbox is empty: that is what bounds it at
+        max_pending. When a failure follows good records in the same read,
+        the good plaintext is returned (or kept) and the failure waits for
+        the next call. */
     result<std::size_t> fill(std::span<std::byte> direct) {
-        auto n = transport_.read_some(std::span(rx_.get(), rx_size));
+        auto n = transport_read(std::span(rx_.get(), rx_size));
         if (!n) {
             if (is_would_block(n.error()))
                 return unexpected(tls_error(errc::want_read));
@@ -420,14 +643,44 @@ private:
                 return unexpected(tls_error(errc::closed));
             return unexpected(fail(tls_error(errc::truncated)));
         }
+        read_this_call_ += *n;
         std::size_t delivered = 0;
         run([&] { delivered = engine_->feed(std::span(rx_.get(), *n), direct); });
-        if (auto e = check_usable(false)) {
+        if (failed()) {
             // Botan queued an alert for the peer: a best effort to deliver it.
             (void)flush();
-            return unexpected(*e);
+            if (delivered > 0 || engine_->plaintext_available() > 0)
+                return delivered;
+            return unexpected(failure());
         }
         return delivered;
+    }
+
+    /** The transport's calls, with an exception turned into its error. */
+    io_result transport_read(std::span<std::byte> in) noexcept {
+        try {
+            return transport_.read_some(in);
+        } catch (...) {
+            return unexpected(thrown_error());
+        }
+    }
+    io_result transport_write(std::span<const std::byte> out) noexcept {
+        try {
+            return transport_.write_some(out);
+        } catch (...) {
+            return unexpected(thrown_error());
+        }
+    }
+
+    /** The error_code of the exception being handled: a system_error's own, else io_error. */
+    static std::error_code thrown_error() noexcept {
+        try {
+            throw;
+        } catch (const std::system_error& e) {
+            return e.code();
+        } catch (...) {
+            return std::make_error_code(std::errc::io_error);
+        }
     }
 
     /** Runs an engine call with write-through: ciphertext it emits goes
@@ -443,7 +696,7 @@ private:
         auto& s = *static_cast<tls_stream*>(self);
         std::size_t done = 0;
         while (done < bytes.size() && !s.failure_) {
-            auto n = s.transport_.write_some(bytes.subspan(done));
+            auto n = s.transport_write(bytes.subspan(done));
             if (!n) {
                 // A would-block leaves the rest queued; an error is kept and
                 // surfaces when the engine call returns, unless the peer
@@ -477,6 +730,7 @@ private:
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
+    std::size_t read_this_call_ = 0;        // ciphertext read by the current public call
     bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
 };
 
