@@ -34,6 +34,9 @@
 #include <botan/pkcs8.h>
 #include <botan/system_rng.h>
 #include <botan/tls_client.h>
+#include <botan/aead.h>
+#include <botan/kdf.h>
+#include <botan/tls_messages.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager_memory.h>
 #include <botan/tls_session_manager.h>
@@ -46,8 +49,10 @@
 #include <exception>
 #include <initializer_list>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -257,6 +262,7 @@ public:
     std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
     std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
     bool allow_tls13() const override { return false; }
+    bool allow_ssl_key_log_file() const override { return true; }  // forge_application_data needs the master secret
     bool allow_client_initiated_renegotiation() const override { return allow_; }
     bool allow_server_initiated_renegotiation() const override { return allow_; }
     bool allow_insecure_renegotiation() const override { return false; }
@@ -330,6 +336,76 @@ public:
         guard([&] { channel_->close(); });
         flush();
     }
+    /** Sends an alert, warning or fatal, as a misbehaving peer might. */
+    void alert(tlsw::alert type, bool fatal) {
+        guard([&] { channel_->send_alert(Botan::TLS::Alert(static_cast<Botan::TLS::Alert::Type>(type), fatal)); });
+        flush();
+    }
+
+    /** Application-data records encrypted by hand under the peer's current
+        write keys (AES-GCM or ChaCha20-Poly1305, TLS 1.2), with sequence
+        numbers from `first_sequence` on, for records Botan will not make:
+        empty ones, for instance. Right after a handshake the peer finished
+        its Finished was sequence 0, so its next record is 1; the peer's own
+        send() does not know about these records, so use one or the other. */
+    std::vector<std::byte> forge_application_data(std::initializer_list<std::span<const std::byte>> records,
+                                                  std::uint64_t first_sequence) const {
+        const bool from_server = dynamic_cast<const Botan::TLS::Server*>(channel_.get()) != nullptr;
+        const std::string cipher = suite_->cipher_algo();
+        const bool chacha = cipher == "ChaCha20Poly1305";
+        const std::size_t key_len = suite_->cipher_keylen();
+        const std::size_t iv_len = chacha ? 12 : 4;
+        // RFC 5246 6.3: client key, server key, client IV, server IV (AEAD
+        // suites have no MAC keys).
+        std::vector<std::uint8_t> seed(server_random_);
+        seed.insert(seed.end(), client_random_.begin(), client_random_.end());
+        auto prf = Botan::KDF::create_or_throw("TLS-12-PRF(" + suite_->prf_algo() + ")");
+        const std::string label = "key expansion";
+        const auto block = prf->derive_key(2 * key_len + 2 * iv_len, master_secret_, seed, std::vector<std::uint8_t>(label.begin(), label.end()));
+        const std::uint8_t* key = block.data() + (from_server ? key_len : 0);
+        const std::uint8_t* iv = block.data() + 2 * key_len + (from_server ? iv_len : 0);
+
+        std::vector<std::byte> wire;
+        std::uint64_t sequence = first_sequence;
+        for (auto plaintext : records) {
+            auto aead = Botan::AEAD_Mode::create_or_throw(cipher, Botan::Cipher_Dir::Encryption);
+            aead->set_key(key, key_len);
+            std::array<std::uint8_t, 13> ad{};
+            store_be64(sequence, ad.data());
+            ad[8] = record_type::application_data;
+            ad[9] = 3;
+            ad[10] = 3;
+            ad[11] = static_cast<std::uint8_t>(plaintext.size() >> 8);
+            ad[12] = static_cast<std::uint8_t>(plaintext.size());
+            aead->set_associated_data(ad.data(), ad.size());
+            std::array<std::uint8_t, 12> nonce{};
+            std::array<std::uint8_t, 8> explicit_nonce{};
+            store_be64(sequence, explicit_nonce.data());
+            if (chacha) {
+                std::copy(iv, iv + 12, nonce.begin());
+                for (std::size_t i = 0; i < 8; ++i)
+                    nonce[4 + i] ^= explicit_nonce[i];  // RFC 7905: the IV XOR the sequence number
+            } else {
+                std::copy(iv, iv + 4, nonce.begin());
+                std::copy(explicit_nonce.begin(), explicit_nonce.end(), nonce.begin() + 4);
+            }
+            aead->start(nonce.data(), nonce.size());
+            Botan::secure_vector<std::uint8_t> body(reinterpret_cast<const std::uint8_t*>(plaintext.data()),
+                                                    reinterpret_cast<const std::uint8_t*>(plaintext.data()) + plaintext.size());
+            aead->finish(body);
+            const std::size_t length = body.size() + (chacha ? 0 : 8);
+            for (std::uint8_t b : {record_type::application_data, std::uint8_t{3}, std::uint8_t{3},
+                                   static_cast<std::uint8_t>(length >> 8), static_cast<std::uint8_t>(length)})
+                wire.push_back(std::byte{b});
+            if (!chacha)
+                for (auto b : explicit_nonce)
+                    wire.push_back(std::byte{b});
+            for (auto b : body)
+                wire.push_back(std::byte{b});
+            ++sequence;
+        }
+        return wire;
+    }
 
     bool active() const { return channel_ && channel_->is_active(); }
     bool closed() const { return !channel_ || channel_->is_closed(); }
@@ -347,6 +423,11 @@ public:
     tlsw::memory_pair::end& end() noexcept { return end_; }
 
 private:
+    static void store_be64(std::uint64_t v, std::uint8_t* out) noexcept {
+        for (int i = 7; i >= 0; --i, v >>= 8)
+            out[i] = static_cast<std::uint8_t>(v);
+    }
+
     template <class F>
     void guard(F&& f) {
         try {
@@ -384,8 +465,22 @@ private:
     void tls_alert(Botan::TLS::Alert alert) override { alerts_.push_back(static_cast<tlsw::alert>(alert.type())); }
     void tls_session_established(const Botan::TLS::Session_Summary& session) override {
         cipher_suite_ = session.ciphersuite().to_string();
+        suite_ = session.ciphersuite();
     }
     void tls_session_activated() override { ++activations_; }
+    // Botan 3's summary has no master secret: the key log hands it over
+    // (TLS 1.2: CLIENT_RANDOM; the policy allows the key log).
+    void tls_ssl_key_log_data(std::string_view label, std::span<const std::uint8_t>,
+                              std::span<const std::uint8_t> secret) const override {
+        if (label == "CLIENT_RANDOM")
+            master_secret_.assign(secret.begin(), secret.end());
+    }
+    void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
+        if (const auto* hello = dynamic_cast<const Botan::TLS::Client_Hello*>(&message))
+            client_random_ = hello->random();
+        else if (const auto* hello = dynamic_cast<const Botan::TLS::Server_Hello*>(&message))
+            server_random_ = hello->random();
+    }
 
     tlsw::memory_pair::end end_;
     peer_credentials credentials_;
@@ -397,6 +492,9 @@ private:
     std::vector<tlsw::alert> alerts_;
     std::string failure_;
     std::string cipher_suite_;
+    std::optional<Botan::TLS::Ciphersuite> suite_;  // no default constructor in Botan 3
+    mutable Botan::secure_vector<std::uint8_t> master_secret_;  // set by a const callback
+    std::vector<std::uint8_t> client_random_, server_random_;
     unsigned activations_ = 0;
     std::unique_ptr<Botan::TLS::Channel> channel_;  // last: it refers to everything above
 };

@@ -269,8 +269,12 @@ struct output_sink {
     - Plaintext passed to send() is committed: it is in output() or already
       taken by the sink, never to be sent again.
     - A failure is sticky: after failed() turns true, error() says why and
-      every later operation is refused.
-    - No Botan exception leaves this class.
+      every later operation is refused. Plaintext authenticated before the
+      failure stays in the inbox until the stream delivers or discards it.
+    - A handshake is complete only when Botan activated a session: no alert
+      or message before that makes handshake_in_flight() false.
+    - No exception leaves this class, Botan's or a callback's, except
+      std::bad_alloc from the constructor.
 */
 class engine final : private Botan::TLS::Callbacks {
 public:
@@ -320,8 +324,10 @@ public:
     bool failed() const noexcept { return failed_; }
     const tls_error& error() const noexcept { return error_; }
     /** A session is active and no handshake is in flight: application data may be sent. */
-    bool ready() const noexcept { return !failed_ && established_ && !in_flight_ && !local_closed_ && !peer_closed_; }
-    bool handshake_in_flight() const noexcept { return in_flight_; }
+    bool ready() const noexcept { return !failed_ && !handshake_in_flight() && !local_closed_ && !peer_closed_; }
+    /** True until Botan activated the first session (its keys are in use and
+        the peer was verified), and while a renegotiation is in flight. */
+    bool handshake_in_flight() const noexcept { return in_flight_ || !established_; }
     bool peer_closed() const noexcept { return peer_closed_; }
     bool local_closed() const noexcept { return local_closed_; }
     const session_info& info() const noexcept { return info_; }
@@ -371,6 +377,15 @@ public:
     }
 
     std::size_t plaintext_available() const noexcept { return inbox_.size() - inbox_pos_; }
+
+    /** Drops buffered plaintext: once a failure is reported, nothing that
+        arrived before it may surface after it. */
+    void discard_plaintext() noexcept {
+        inbox_.clear();
+        inbox_pos_ = 0;
+        record_ends_.clear();
+        record_head_ = 0;
+    }
 
     /** Moves buffered plaintext into `out`, at most the rest of one record
         (SSL_read_ex's rule: a read never spans records); returns the count. */
@@ -464,7 +479,9 @@ private:
             fail(tls_error::from_alert(alert::decode_error, false));
         } catch (const Botan::Invalid_State&) {
             fail(tls_error(local_closed_ || peer_closed_ ? errc::closed : errc::invalid_state));
-        } catch (const std::exception&) {
+        } catch (...) {
+            // Allocation failure, a throwing callback, anything else: the
+            // channel cannot be trusted past it (Botan has sent internal_error).
             fail(tls_error::from_alert(alert::internal_error, false));
         }
     }
@@ -499,6 +516,11 @@ private:
     }
 
     void tls_record_received(std::uint64_t, std::span<const std::uint8_t> data) override {
+        // An empty record (legal in TLS 1.2) carries nothing and must not
+        // use up the caller's buffer, or the data behind it would wait in
+        // the inbox while read() goes back to the transport.
+        if (data.empty())
+            return;
         auto bytes = std::as_bytes(data);
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
@@ -520,9 +542,11 @@ private:
         const auto type = static_cast<alert>(a.type());
         if (type == alert::close_notify) {
             peer_closed_ = true;
-        } else if (type == alert::no_renegotiation) {
+        } else if (type == alert::no_renegotiation && established_) {
             // The peer refused our renegotiation; Botan drops the pending
-            // handshake and the old keys stay in use.
+            // handshake and the old keys stay in use. Before the first
+            // session there is nothing to renegotiate: the alert ends no
+            // handshake (Botan drops its state, so none will complete).
             in_flight_ = false;
             hello_request_outstanding_ = false;
             ++info_.renegotiations_refused;
