@@ -478,7 +478,7 @@ private:
     void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
         if (const auto* hello = dynamic_cast<const Botan::TLS::Client_Hello*>(&message))
             client_random_ = hello->random();
-        else if (const auto* hello = dynamic_cast<const Botan::TLS::Server_Hello*>(&message))
+        else if (const auto* hello = dynamic_cast<const Botan::TLS::Server_Hello_12*>(&message))
             server_random_ = hello->random();
     }
 
