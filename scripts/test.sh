@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and tests every configuration CI
 # covers: g++ in C++20 and C++23, clang-16 in C++20, g++ with address
-# and undefined-behaviour sanitizers, and g++ with ThreadSanitizer (the
-# context tests only). Ends with "N passed, N failed".
-# Usage: scripts/test.sh [config...]   (default: all five)
+# and undefined-behaviour sanitizers, g++ with ThreadSanitizer (the
+# context tests only), and clang-16's libFuzzer targets for a bounded
+# number of inputs each (tests/fuzz/README.md). Ends with
+# "N passed, N failed".
+# Usage: scripts/test.sh [config...]   (default: all six)
 # `botan3` (not in the default list yet) runs the suite inside a Debian 13
 # root (scripts/debian13-root.sh, cached under build/) against Botan 3 and
 # Catch2 3 with g++ 14, as botan3-cpp20 and botan3-cpp23. It needs root
@@ -29,6 +31,9 @@ setup_args() {
     botan3-cpp23) echo "-Dbotan=3 $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     sanitize) echo "--native-file=scripts/native/gcc.ini -Dbuildtype=debug -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
     tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
+    # The fuzz targets alone (no test suite, no examples), at -O1 as
+    # libFuzzer builds usually are.
+    fuzz) echo "--native-file=scripts/native/clang16.ini -Dtests=false -Dexamples=false -Dheader_checks=false -Dfuzzing=true -Doptimization=1 -Ddebug=true" ;;
     *) return 1 ;;
   esac
 }
@@ -44,7 +49,7 @@ configs=()
 for config in "$@"; do
   if [[ $config == botan3 ]]; then configs+=(botan3-cpp20 botan3-cpp23); else configs+=("$config"); fi
 done
-((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan)
+((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan fuzz)
 
 # The Botan 3 configurations run their meson commands in the Debian 13 root,
 # on a fresh copy of this tree (tracked and new files, not build/) in

@@ -139,6 +139,11 @@ public:
     // Verification is ours (engine::tls_verify_cert_chain); real chains
     // rarely come with CRL or OCSP data for every intermediate.
     bool require_cert_revocation_info() const override { return false; }
+#ifdef TLSW_FUZZING
+    // Fuzzing builds: no clock in the hello random, so that a recorded
+    // flight still verifies when a fuzz input replays it (see rng.hpp).
+    bool include_time_in_hello_random() const override { return false; }
+#endif
 
 private:
     static std::vector<std::string> preferred_ciphers() {
