@@ -6,6 +6,11 @@
 # number of inputs each (tests/fuzz/README.md). Ends with
 # "N passed, N failed".
 # Usage: scripts/test.sh [config...]   (default: all six)
+# `botan3` (not in the default list yet) runs the suite inside a Debian 13
+# root (scripts/debian13-root.sh, cached under build/) against Botan 3 and
+# Catch2 3 with g++ 14, as botan3-cpp20 and botan3-cpp23. It needs root
+# (chroot) and mounts /proc in the root while the tests run (the interop
+# tests read /proc/net/tcp), unmounted on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test || exit 1
@@ -21,6 +26,9 @@ setup_args() {
     gcc-cpp20) echo "--native-file=scripts/native/gcc.ini $fast" ;;
     gcc-cpp23) echo "--native-file=scripts/native/gcc.ini $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     clang-cpp20) echo "--native-file=scripts/native/clang16.ini $fast -Dheader_checks=false" ;;
+    # Inside the Debian 13 root: its g++ 14 is the default compiler.
+    botan3-cpp20) echo "-Dbotan=3 $fast" ;;
+    botan3-cpp23) echo "-Dbotan=3 $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     sanitize) echo "--native-file=scripts/native/gcc.ini -Dbuildtype=debug -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
     tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
     # The fuzz targets alone (no test suite, no examples), at -O1 as
@@ -37,17 +45,48 @@ setup_args() {
 # pthread calls TSan intercepts in any library.
 tsan_tests=(context context_threads)
 
-configs=("$@")
+configs=()
+for config in "$@"; do
+  if [[ $config == botan3 ]]; then configs+=(botan3-cpp20 botan3-cpp23); else configs+=("$config"); fi
+done
 ((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan fuzz)
+
+# The Botan 3 configurations run their meson commands in the Debian 13 root,
+# on a fresh copy of this tree (tracked and new files, not build/) in
+# ROOT/src; their build directories stay there between runs.
+root=
+in_root() { "$@"; }
+if [[ " ${configs[*]} " == *" botan3-"* ]]; then
+  sudo=()
+  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+  start=$SECONDS
+  root=$("${sudo[@]}" scripts/debian13-root.sh | tail -n1) || exit 1
+  echo "Debian 13 root ready: $root ($((SECONDS - start)) s)"
+  "${sudo[@]}" mkdir -p "$root/src"
+  "${sudo[@]}" find "$root/src" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+  git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' |
+    "${sudo[@]}" tar --null -T - -cf - | "${sudo[@]}" tar -xf - -C "$root/src" || exit 1
+  if ! mountpoint -q "$root/proc"; then
+    "${sudo[@]}" mount -t proc proc "$root/proc" || exit 1
+    trap '"${sudo[@]}" umount "$root/proc"' EXIT
+  fi
+  in_root() {
+    "${sudo[@]}" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+      sh -c 'cd /src && exec "$@"' sh "$@"
+  }
+fi
 
 mkdir -p build
 passed=0 failed=0
 for config in "${configs[@]}"; do
   args=$(setup_args "$config") || { echo "unknown configuration: $config" >&2; exit 2; }
   dir=build/$config
+  run=(command)
+  built=$dir
+  if [[ $config == botan3-* ]]; then run=(in_root); built=$root/src/$dir; fi
   echo "=== $config"
   # shellcheck disable=SC2086
-  if [[ ! -f $dir/build.ninja ]] && ! meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
+  if [[ ! -f $built/build.ninja ]] && ! "${run[@]}" meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; failed=$((failed + 1)); continue
   fi
   targets=() suites=()
@@ -55,14 +94,14 @@ for config in "${configs[@]}"; do
     targets=("${tsan_tests[@]/#/test_}") suites=(--no-rebuild "${tsan_tests[@]}")
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
   fi
-  if ! meson compile -C "$dir" "${targets[@]}"; then
+  if ! "${run[@]}" meson compile -C "$dir" "${targets[@]}"; then
     failed=$((failed + 1)); continue
   fi
   # The packaging and README tests build with the compiler alone, not this
-  # configuration's flags: once is enough.
+  # configuration's flags: once per Botan is enough.
   only_once=()
-  [[ $config == gcc-cpp20 ]] || only_once=(--no-suite packaging --no-suite docs)
-  meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" "${suites[@]}" | tee "$dir.test.log"
+  [[ $config == gcc-cpp20 || $config == botan3-cpp20 ]] || only_once=(--no-suite packaging --no-suite docs)
+  "${run[@]}" meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" "${suites[@]}" | tee "$dir.test.log"
   ok=$(awk '/^Ok:/ {n = $2} END {print n}' "$dir.test.log")
   bad=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$dir.test.log")
   passed=$((passed + ${ok:-0}))

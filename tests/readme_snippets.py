@@ -79,10 +79,11 @@ def main(argv):
         print("README.md has no ```cpp block: nothing checked", file=sys.stderr)
         return 1
 
-    flags = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O0", "-I" + include_dir, *pkg_config("--cflags", "botan-2")]
+    botan = os.environ.get("TLSW_BOTAN_PC", "botan-2")  # the Botan this build uses (examples/meson.build)
+    flags = ["-Wall", "-Wextra", "-Wpedantic", "-Werror", "-O0", "-I" + include_dir, *pkg_config("--cflags", botan)]
     if not any(a.startswith("-std=") for a in compiler):
         flags.insert(0, "-std=c++20")
-    libs = [*pkg_config("--libs", "botan-2"), "-pthread"]
+    libs = [*pkg_config("--libs", botan), "-pthread"]
 
     failed = 0
     with tempfile.TemporaryDirectory(prefix="tlsw-readme.") as tmp:

@@ -264,11 +264,19 @@ parse_private_key(std::string_view pem, std::string_view source, const std::stri
             // moved into the algorithm identifier; here it sits in field [0].
             Botan::OID curve;
             Botan::secure_vector<std::uint8_t> scalar;
+#if BOTAN_VERSION_MAJOR >= 3  // Botan 3 made the ASN.1 tags scoped enums
+            const auto sequence = Botan::ASN1_Type::Sequence, octets = Botan::ASN1_Type::OctetString, field0 = Botan::ASN1_Type(0);
+            const auto universal = Botan::ASN1_Class::Universal, explicit_tag = Botan::ASN1_Class::ExplicitContextSpecific;
+#else
+            const auto sequence = Botan::SEQUENCE, octets = Botan::OCTET_STRING, field0 = Botan::ASN1_Tag(0);
+            const auto universal = Botan::UNIVERSAL;
+            const auto explicit_tag = Botan::PRIVATE;  // Botan 2's name for CONSTRUCTED | CONTEXT_SPECIFIC
+#endif
             Botan::BER_Decoder(*der)
-                .start_cons(Botan::SEQUENCE)
+                .start_cons(sequence, universal)
                 .decode_and_check<std::size_t>(1, "unknown EC private key version")
-                .decode(scalar, Botan::OCTET_STRING)
-                .decode_optional(curve, Botan::ASN1_Tag(0), Botan::PRIVATE);
+                .decode(scalar, octets)
+                .decode_optional(curve, field0, explicit_tag);
             if (curve.empty())
                 return unexpected(config_invalid(source, block.where() + " names no curve"));
             std::vector<std::uint8_t> parameters;

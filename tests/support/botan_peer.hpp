@@ -1,3 +1,9 @@
+// Botan 3 needs other constructors and callbacks (botan_peer_botan3.hpp,
+// chosen by Botan's own version macro; it defines this file's guard).
+#include <botan/build.h>
+#if BOTAN_VERSION_MAJOR >= 3
+#include "botan_peer_botan3.hpp"
+#endif
 #ifndef TLSW_TESTS_SUPPORT_BOTAN_PEER_HPP
 #define TLSW_TESTS_SUPPORT_BOTAN_PEER_HPP
 

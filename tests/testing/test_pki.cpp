@@ -28,6 +28,22 @@
 
 namespace {
 
+// The Botan names these checks use, in Botan 3's spelling or Botan 2's.
+namespace botan_names {
+#if BOTAN_VERSION_MAJOR >= 3
+using K = Botan::Key_Constraints;
+constexpr auto key_cert_sign = K::KeyCertSign, crl_sign = K::CrlSign, digital_signature = K::DigitalSignature,
+               key_encipherment = K::KeyEncipherment;
+inline std::unique_ptr<Botan::Public_Key> public_key_of(const Botan::X509_Certificate& c) { return c.subject_public_key(); }
+inline Botan::BER_Decoder start_sequence(Botan::BER_Decoder& d) { return d.start_sequence(); }
+#else
+constexpr auto key_cert_sign = Botan::KEY_CERT_SIGN, crl_sign = Botan::CRL_SIGN,
+               digital_signature = Botan::DIGITAL_SIGNATURE, key_encipherment = Botan::KEY_ENCIPHERMENT;
+inline std::unique_ptr<Botan::Public_Key> public_key_of(const Botan::X509_Certificate& c) { return c.load_subject_public_key(); }
+inline Botan::BER_Decoder start_sequence(Botan::BER_Decoder& d) { return d.start_cons(Botan::SEQUENCE); }
+#endif
+}  // namespace botan_names
+
 using tlsw::testing::issue_leaf;
 using tlsw::testing::key_type;
 using tlsw::testing::make_test_pki;
@@ -75,7 +91,7 @@ bool is_key_of(const Botan::Private_Key& key, const Botan::X509_Certificate& cer
     const std::vector<std::uint8_t> message{'t', 'l', 's', 'w'};
     Botan::PK_Signer signer(key, Botan::system_rng(), padding);
     const auto signature = signer.sign_message(message, Botan::system_rng());
-    const std::unique_ptr<Botan::Public_Key> public_key = cert.load_subject_public_key();
+    const std::unique_ptr<Botan::Public_Key> public_key = botan_names::public_key_of(cert);
     Botan::PK_Verifier verifier(*public_key, padding);
     // subject_public_key_info(), not subject_public_key_bits(): in Botan 2.19 the latter lacks the outer SEQUENCE.
     return verifier.verify_message(message, signature) && key.subject_public_key() == cert.subject_public_key_info();
@@ -85,7 +101,7 @@ bool is_key_of(const Botan::Private_Key& key, const Botan::X509_Certificate& cer
 std::vector<std::pair<unsigned, std::string>> raw_subject_alt_names(const Botan::X509_Certificate& cert) {
     const auto der = cert.v3_extensions().get_extension_bits(Botan::OID("2.5.29.17"));
     Botan::BER_Decoder decoder(der);
-    Botan::BER_Decoder names = decoder.start_cons(Botan::SEQUENCE);
+    Botan::BER_Decoder names = botan_names::start_sequence(decoder);
     std::vector<std::pair<unsigned, std::string>> result;
     while (names.more_items()) {
         const Botan::BER_Object name = names.get_next_object();
@@ -211,12 +227,12 @@ TEST_CASE("the CA and the leaf carry the extensions TLS peers check", "[testing]
 
     CHECK(ca.is_CA_cert());
     CHECK(ca.is_self_signed());
-    CHECK(ca.constraints() == Botan::Key_Constraints(Botan::KEY_CERT_SIGN | Botan::CRL_SIGN));
+    CHECK(ca.constraints() == Botan::Key_Constraints(botan_names::key_cert_sign | botan_names::crl_sign));
 
     CHECK_FALSE(leaf.is_CA_cert());
     CHECK(leaf.issuer_dn() == ca.subject_dn());
     CHECK(leaf.authority_key_id() == ca.subject_key_id());
-    CHECK(leaf.constraints() == Botan::DIGITAL_SIGNATURE);
+    CHECK(leaf.constraints() == Botan::Key_Constraints(botan_names::digital_signature));
     CHECK(leaf.extended_key_usage() ==
           std::vector<Botan::OID>{Botan::OID::from_string("PKIX.ServerAuth"), Botan::OID::from_string("PKIX.ClientAuth")});
     CHECK(leaf.subject_info("Name") == std::vector<std::string>{"localhost"});
@@ -277,7 +293,7 @@ TEST_CASE("an RSA 2048 PKI validates and its key matches", "[testing][pki]") {
     CHECK(is_key_of(*leaf_key, leaf));
     CHECK(parse_key(pki.ca_key_pem)->algo_name() == "RSA");
     // Static-RSA key exchange in TLS 1.2 needs keyEncipherment on the server certificate.
-    CHECK(leaf.allowed_usage(Botan::KEY_ENCIPHERMENT));
+    CHECK(leaf.allowed_usage(botan_names::key_encipherment));
 }
 
 TEST_CASE("issue_leaf issues another leaf that validates against the same CA", "[testing][pki]") {

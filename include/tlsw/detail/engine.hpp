@@ -1,3 +1,9 @@
+// Botan 3 has its own engine (detail/botan3/engine.hpp), chosen by Botan's
+// own version macro; it defines this file's guard, skipping the Botan 2 one.
+#include <botan/build.h>
+#if BOTAN_VERSION_MAJOR >= 3
+#include <tlsw/detail/botan3/engine.hpp>
+#endif
 #ifndef TLSW_DETAIL_ENGINE_HPP
 #define TLSW_DETAIL_ENGINE_HPP
 

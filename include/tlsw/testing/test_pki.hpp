@@ -1,3 +1,9 @@
+// Botan 3 builds certificates with other calls (detail/botan3/test_pki.hpp),
+// chosen by Botan's own version macro; it defines this file's guard.
+#include <botan/build.h>
+#if BOTAN_VERSION_MAJOR >= 3
+#include <tlsw/detail/botan3/test_pki.hpp>
+#endif
 #ifndef TLSW_TESTING_TEST_PKI_HPP
 #define TLSW_TESTING_TEST_PKI_HPP
 
