@@ -12,6 +12,7 @@
 #include <array>
 #include <chrono>
 #include <csignal>
+#include <fstream>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -776,11 +777,11 @@ TEST_CASE("the example server logs one line per connection event, and --quiet si
         INFO(err);
         CHECK(err.find("conn 1: accepted from 127.0.0.1:") != std::string::npos);
         CHECK(err.find("conn 1: handshake: TLS v1.2 ") != std::string::npos);
-        CHECK(err.find(" alpn=http/1.1 sni=localhost resumed=no\n") != std::string::npos);
+        CHECK(err.find(" alpn=http/1.1 sni=localhost resumed=no client=anonymous\n") != std::string::npos);
         CHECK(err.find("conn 1: \"GET /logged?q=1 HTTP/1.1\" 200\n") != std::string::npos);
         CHECK(err.find("conn 1: closed: client sent close_notify\n") != std::string::npos);
         CHECK(err.find("conn 2: handshake: TLS v1.2 ") != std::string::npos);
-        CHECK(err.find(" alpn=- sni=localhost resumed=yes\n") != std::string::npos);
+        CHECK(err.find(" alpn=- sni=localhost resumed=yes client=anonymous\n") != std::string::npos);
         CHECK(err.find("conn 2: closed: read: TLS stream truncated: transport ended without close_notify\n") !=
               std::string::npos);
         CHECK(count_of(err, "conn 1: closed:") == 1);
@@ -794,5 +795,55 @@ TEST_CASE("the example server logs one line per connection event, and --quiet si
         server->kill(SIGTERM);
         REQUIRE(server->wait_exit(20s) == 0);
         CHECK(server->err().find("conn ") == std::string::npos);
+    }
+}
+
+TEST_CASE("with --client-ca the example server logs each client's verified identity, also when it resumes, and "
+          "--require-client-cert refuses a client without one",
+          "[example_server][logs][client_certificate]") {
+    pki_fixture f;
+    auto client_pki = tlsw::testing::make_test_pki("client.test");
+    const auto client_ca = f.dir / "client_ca.pem";
+    std::ofstream(client_ca) << client_pki.ca_cert_pem;
+    auto client_creds = tlsw::credentials::from_pem(client_pki.chain_pem, client_pki.leaf_key_pem);
+    REQUIRE(client_creds);
+    auto with_cert = f.client_context();
+    with_cert.client_certificate(*client_creds);
+    const auto anonymous = f.client_context();
+
+    SECTION("optional") {
+        example_server server(f, {"--client-ca", client_ca.string()});
+        for (int i = 0; i < 2; ++i) {  // the second connection resumes
+            auto tls = connect_client(with_cert, server.port);
+            REQUIRE(write_all(tls, "GET / HTTP/1.1\r\n\r\n"));
+            REQUIRE(read_response(tls).starts_with("HTTP/1.1 200"));
+            REQUIRE(tls.shutdown());
+        }
+        {
+            auto tls = connect_client(anonymous, server.port);
+            REQUIRE(write_all(tls, "GET / HTTP/1.1\r\n\r\n"));
+            REQUIRE(read_response(tls).starts_with("HTTP/1.1 200"));
+            REQUIRE(tls.shutdown());
+        }
+        REQUIRE(server->wait_for_err("conn 3: closed: ", 10s));
+        const std::string& err = server->err();
+        INFO(err);
+        const auto line = [&](int conn) {
+            const auto at = err.find("conn " + std::to_string(conn) + ": handshake: ");
+            return at == std::string::npos ? std::string() : err.substr(at, err.find('\n', at) - at);
+        };
+        CHECK(line(1).find("resumed=no client=") != std::string::npos);
+        CHECK(line(1).find("client.test") != std::string::npos);
+        CHECK(line(2).find("resumed=yes client=") != std::string::npos);
+        CHECK(line(2).find("client.test") != std::string::npos);
+        CHECK(line(3).ends_with(" client=anonymous"));
+    }
+    SECTION("required") {
+        example_server server(f, {"--client-ca=" + client_ca.string(), "--require-client-cert"});
+        auto tls = connect_client(anonymous, server.port);
+        auto w = write_all(tls, "GET / HTTP/1.1\r\n\r\n");
+        CHECK_FALSE(w);
+        REQUIRE(server->wait_for_err("conn 1: closed: ", 10s));
+        CHECK(server->err().find("conn 1: handshake: ") == std::string::npos);
     }
 }

@@ -118,9 +118,14 @@ void connection::note_handshakes() {
         if (handshakes_seen_ == 0) {
             ++stats_.handshakes;
             stats_.resumed += info.resumed ? 1 : 0;
-            log("handshake: %s %s alpn=%s sni=%s resumed=%s", info.version.c_str(), info.cipher_suite.c_str(),
-                info.alpn.empty() ? "-" : info.alpn.c_str(), info.server_name.empty() ? "-" : info.server_name.c_str(),
-                info.resumed ? "yes" : "no");
+            // The client's identity: the verified subject of its certificate
+            // (kept across resumption), "anonymous" when it sent none.
+            const std::string client = info.peer_verified && !info.peer_chain.empty()
+                                           ? info.peer_chain.front().subject
+                                           : std::string(info.peer_chain.empty() ? "anonymous" : "unverified");
+            log("handshake: %s %s alpn=%s sni=%s resumed=%s client=%s", info.version.c_str(),
+                info.cipher_suite.c_str(), info.alpn.empty() ? "-" : info.alpn.c_str(),
+                info.server_name.empty() ? "-" : info.server_name.c_str(), info.resumed ? "yes" : "no", client.c_str());
         } else {
             stats_.renegotiations += info.handshakes - handshakes_seen_;
             log("renegotiation: handshake %u, %s resumed=%s", info.handshakes, info.cipher_suite.c_str(),

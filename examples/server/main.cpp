@@ -77,6 +77,9 @@ options:
   --alpn LIST                   comma-separated ALPN protocols to select from, most
                                 preferred first (default http/1.1; "" for none).
                                 Clients offering none of them, or no ALPN, are served too
+  --client-ca FILE              ask clients for a certificate from these CAs (PEM);
+                                a client may still decline unless --require-client-cert
+  --require-client-cert         fail the handshake of a client without a certificate
   --policy FILE                 Botan text policy replacing tlsw's default one;
                                 it then also decides client renegotiation
   --allow-client-renegotiation  accept a client's renegotiation (refused by default,
@@ -98,7 +101,8 @@ options:
   --help                        show this text
 
 Logs go to stderr, one line per connection event ("conn N: ..."): accept,
-handshake (version, suite, ALPN, SNI, resumed), each request line and its
+handshake (version, suite, ALPN, SNI, resumed, and the client's verified
+certificate subject or "anonymous" when --client-ca is given), each request line and its
 status, renegotiations, and one "closed: REASON" line.
 "listening on ADDRESS:PORT" goes to stderr once the socket listens.
 )";
@@ -110,6 +114,8 @@ struct options {
     std::uint16_t port = 0;
     bool print_port = false;
     std::string policy;
+    std::string client_ca;
+    bool require_client_cert = false;
     std::vector<std::string> alpn = {"http/1.1"};
     bool allow_client_renegotiation = false;
     std::size_t max_connections = 1024;
@@ -181,13 +187,15 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
             return std::nullopt;
         } else if (arg == "--print-port") {
             ok = flag(o.print_port);
+        } else if (arg == "--require-client-cert") {
+            ok = flag(o.require_client_cert);
         } else if (arg == "--allow-client-renegotiation") {
             ok = flag(o.allow_client_renegotiation);
         } else if (arg == "--quiet") {
             ok = flag(o.connection.quiet);
         } else if (arg == "--stats") {
             ok = flag(o.stats);
-        } else if (arg == "--cert" || arg == "--key" || arg == "--address" || arg == "--policy" ||
+        } else if (arg == "--cert" || arg == "--key" || arg == "--address" || arg == "--policy" || arg == "--client-ca" ||
                    arg == "--alpn" || arg == "--port" || arg == "--renegotiate-after" || arg == "--exit-after" ||
                    arg == "--max-connections" || arg.ends_with("-timeout")) {
             const auto v = value();
@@ -201,6 +209,8 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
                 o.address = *v;
             else if (arg == "--policy")
                 o.policy = *v;
+            else if (arg == "--client-ca")
+                o.client_ca = *v;
             else if (arg == "--alpn")
                 o.alpn = split_list(*v);
             else if (arg == "--port")
@@ -309,6 +319,13 @@ int run(const options& opts) {
     auto ctx = tlsw::context::server(*creds);
     ctx.allow_client_renegotiation(opts.allow_client_renegotiation);
     ctx.alpn(opts.alpn);
+    if (!opts.client_ca.empty()) {
+        if (auto r = ctx.trust_file(opts.client_ca); !r) {
+            std::fprintf(stderr, "server: client CAs: %s\n", r.error().message().c_str());
+            return 1;
+        }
+        ctx.require_client_certificate(opts.require_client_cert);
+    }
     if (!opts.policy.empty()) {
         if (auto r = ctx.policy_file(opts.policy); !r) {
             std::fprintf(stderr, "server: policy %s: %s\n", opts.policy.c_str(), r.error().message().c_str());
