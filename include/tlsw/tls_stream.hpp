@@ -31,6 +31,13 @@ struct stream_options {
     std::string server_name;          ///< SNI, the name verified, the session cache key
     std::uint16_t port = 0;           ///< part of the session cache key
     std::vector<std::string> alpn{};  ///< protocols a client offers, most preferred first
+    /** A client's session from tls_stream::export_session(), offered to
+        the server it was made with (same server_name and port) instead of
+        the context's cache. It opens only under a context with the same
+        configuration identity (see context) as the one that exported it;
+        otherwise, or when damaged, it is ignored and the handshake is a
+        full one, never an error. info().resumed says whether it resumed. */
+    std::vector<std::byte> resume_from{};
 };
 
 namespace detail {
@@ -170,7 +177,7 @@ public:
     tls_stream(const context& ctx, Transport t, stream_options options = {})
         : transport_(std::forward<Transport>(t)),
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
-                                                   std::move(options.alpn))),
+                                                   std::move(options.alpn), options.resume_from)),
           rx_(std::make_unique<std::byte[]>(rx_size)) {}
 
     tls_stream(tls_stream&&) noexcept = default;
@@ -378,6 +385,29 @@ public:
                 return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
         });
+    }
+
+    /** A client's session, once a handshake completed, as bytes another
+        stream can resume through stream_options::resume_from, in this
+        process or another (rustls's ClientSessionStore, OpenSSL's
+        SSL_get1_session + i2d_SSL_SESSION).
+
+        The bytes are sealed (encrypted and authenticated) under a key
+        derived from the configuration identity, which is not secret: they
+        carry the session's master secret, so keep them as secret as a
+        private key. Returns invalid_state on a server, before a handshake
+        completed, and on a moved-from stream. */
+    result<std::vector<std::byte>> export_session() const {
+        if (!engine_)
+            return unexpected(tls_error(errc::invalid_state));
+        try {
+            auto sealed = engine_->export_session();
+            if (sealed.empty())
+                return unexpected(tls_error(errc::invalid_state));
+            return sealed;
+        } catch (...) {
+            return unexpected(tls_error(errc::protocol));
+        }
     }
 
     /** What the last handshake negotiated (empty for a moved-from stream). */
