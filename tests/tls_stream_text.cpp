@@ -52,27 +52,9 @@ static_assert(can_read<plain_stream, std::string&>);
 static_assert(!can_read<plain_stream, const std::string&>);
 static_assert(!can_read<plain_stream, std::string_view>);
 
-template <class P>
-struct duplex {
-    using stream = typename P::template stream<tlsw::memory_pair::end>;
-
-    explicit duplex(std::size_t capacity = 64 * 1024) : duplex(tlsw::memory_pair::make(capacity)) {}
-
-    stream client;
-    stream server;
-
-    stream& side(bool client_side) noexcept { return client_side ? client : server; }
-    stream& other(bool client_side) noexcept { return client_side ? server : client; }
-
-private:
-    explicit duplex(std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
-        : client(client_context(), std::move(ends.first), localhost()),
-          server(server_context(), std::move(ends.second)) {}
-};
-
 /** Writes `text` with as many calls as the write mode needs (after
-    want_*, the same arguments again), letting `peer` read in between into a std::string
-    the size of one record. Returns what the peer received. */
+    want_*, the same arguments again), letting `peer` read into a
+    std::string in between. Returns what the peer received. */
 template <class W, class R>
 std::string send_text(W& writer, R& peer, const std::string& text) {
     const std::size_t size = text.size();
@@ -110,7 +92,7 @@ std::string send_text(W& writer, R& peer, const std::string& text) {
 
 TEMPLATE_LIST_TEST_CASE("write takes a std::string, string_view, literal or char vector and read fills a string",
                         "[tls_stream][write][read][text]", all_policies) {
-    duplex<TestType> d;
+    wired<TestType> d;
     const bool client_writes = GENERATE(true, false);
     CAPTURE(client_writes);
     handshake_both(d.client, d.server);
@@ -164,7 +146,7 @@ TEMPLATE_LIST_TEST_CASE("write takes a std::string, string_view, literal or char
 
 TEMPLATE_LIST_TEST_CASE("a string literal's NUL is not sent and an embedded NUL ends a char array",
                         "[tls_stream][write][text]", all_policies) {
-    duplex<TestType> d;
+    wired<TestType> d;
     handshake_both(d.client, d.server);
     const char no_nul[3] = {'a', 'b', 'c'};  // no terminator: the whole extent, nothing past it
     auto literal = d.client.write("xy\0z");
@@ -188,7 +170,7 @@ TEMPLATE_LIST_TEST_CASE("a string literal's NUL is not sent and an embedded NUL 
 
 TEMPLATE_LIST_TEST_CASE("write({}) stays the empty write and a null const char* is invalid_argument",
                         "[tls_stream][write][text][zero]", all_policies) {
-    duplex<TestType> d;
+    wired<TestType> d;
     auto n = retry([&] { return d.client.write({}); }, [&] { (void)d.server.handshake(); });
     REQUIRE(n);
     CHECK(*n == 0);
@@ -207,7 +189,7 @@ TEMPLATE_LIST_TEST_CASE("a std::string write repeated after want_write sends eve
     const bool client_writes = GENERATE(true, false);
     const std::size_t capacity = GENERATE(std::size_t{97}, std::size_t{4096});
     CAPTURE(client_writes, capacity);
-    duplex<TestType> d(capacity);
+    wired<TestType> d(capacity);
     handshake_both(d.client, d.server);
     const auto bytes = pattern(100000, 9);
     const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -218,10 +200,10 @@ TEMPLATE_LIST_TEST_CASE("a std::string write repeated after want_write sends eve
 TEMPLATE_LIST_TEST_CASE("a text retry follows the buffer policy: another string with the same bytes is "
                         "bad_write_retry with fixed_buffer and accepted with moving_buffer",
                         "[tls_stream][write][retry][text][nonblocking]", all_policies) {
-    using stream = typename duplex<TestType>::stream;
+    using stream = typename wired<TestType>::stream;
     const bool client_writes = GENERATE(true, false);
     CAPTURE(client_writes);
-    duplex<TestType> d(10000);
+    wired<TestType> d(10000);
     handshake_both(d.client, d.server);
     auto& writer = d.side(client_writes);
     auto& peer = d.other(client_writes);
