@@ -97,3 +97,82 @@ TEST_CASE("a verifying client without a server name fails and says why", "[serve
     CHECK_FALSE(ok.error);
     CHECK(ok.server.server_name.empty());
 }
+
+// ---- certificates chosen by SNI (issue 10, item 4) -------------------------
+
+namespace {
+
+tlsw::credentials leaf_credentials(const tlsw::testing::test_pki& ca, std::vector<std::string> hosts) {
+    tlsw::testing::pki_options options;
+    options.hosts = std::move(hosts);
+    auto leaf = tlsw::testing::issue_leaf(ca, options);
+    return *tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem);
+}
+
+/** The test CA's and a second CA's: a client trusting both. */
+struct two_cas {
+    two_cas() { REQUIRE(client.trust(other.ca_cert_pem)); }
+
+    tlsw::testing::test_pki other = tlsw::testing::make_test_pki("gamma.test");
+    tlsw::context client = client_context();
+};
+
+}  // namespace
+
+TEST_CASE("a server with several credentials presents the one whose names match the client's SNI, "
+          "the first without SNI or a match",
+          "[server_name][sni][credentials]") {
+    struct sni_case {
+        std::string name;  // what the client connects to and verifies
+        bool verifies;     // whether the certificate the server picks names it
+    };
+    const auto c = GENERATE(sni_case{"alpha.test", true},     // the default's own name
+                            sni_case{"127.0.0.1", true},      // no SNI: the default, verified by its IP SAN
+                            sni_case{"www.beta.test", true},  // the wildcard: one leftmost label
+                            sni_case{"gamma.test", true},     // credentials from a second CA
+                            sni_case{"a.b.beta.test", false}, // a wildcard stands for one label only
+                            sni_case{"beta.test", false},     // and for one label, not none
+                            sni_case{"other.test", false});   // no match: the default, for another name
+    CAPTURE(c.name);
+    two_cas cas;
+    auto server_ctx = tlsw::context::server(leaf_credentials(env().pki, {"alpha.test", "127.0.0.1"}));
+    REQUIRE(server_ctx.add_credentials(leaf_credentials(env().pki, {"*.beta.test"})));
+    REQUIRE(server_ctx.add_credentials(*tlsw::credentials::from_pem(cas.other.chain_pem, cas.other.leaf_key_pem)));
+
+    auto r = connect(cas.client, server_ctx, c.name);
+    if (!c.verifies) {
+        REQUIRE(r.error);
+        CHECK(*r.error == errc::certificate);
+        CHECK(r.error->certificate() == tlsw::certificate_reason::name_mismatch);
+        return;
+    }
+    INFO((r.error ? r.error->message() : std::string("ok")));
+    REQUIRE_FALSE(r.error);
+    CHECK(r.server.server_name == (c.name == "127.0.0.1" ? "" : c.name));
+}
+
+TEST_CASE("adding credentials changes the configuration identity: a session from before makes a full handshake",
+          "[server_name][sni][credentials][resumption]") {
+    two_cas cas;
+    auto before = tlsw::context::server(leaf_credentials(env().pki, {"alpha.test"}));
+    auto after = before;  // the same ticket key
+    REQUIRE(after.add_credentials(*tlsw::credentials::from_pem(cas.other.chain_pem, cas.other.leaf_key_pem)));
+
+    auto first = connect(cas.client, before, "alpha.test");
+    REQUIRE_FALSE(first.error);
+    auto again = connect(cas.client, before, "alpha.test");
+    REQUIRE_FALSE(again.error);
+    CHECK(again.client.resumed);  // the control: the same configuration resumes
+
+    auto other = connect(cas.client, after, "alpha.test");
+    REQUIRE_FALSE(other.error);
+    CHECK_FALSE(other.client.resumed);
+    CHECK_FALSE(other.server.resumed);
+}
+
+TEST_CASE("a client context refuses add_credentials", "[server_name][sni][credentials]") {
+    auto ctx = client_context();
+    auto r = ctx.add_credentials(env().server_credentials);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_state);
+}

@@ -8,7 +8,9 @@
 #include <tlsw/peer_certificate.hpp>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -18,6 +20,9 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 namespace tlsw {
 
@@ -140,6 +145,62 @@ public:
         return *this;
     }
 
+    /** Writes the secrets of every session this context's streams
+        establish (full handshakes, resumptions and renegotiations, either
+        role) to `sink`, one NSS key-log line each, without a newline:
+        "CLIENT_RANDOM <64 hex digits> <96 hex digits>" (client random,
+        master secret), the SSLKEYLOGFILE format Wireshark and curl read.
+
+        DANGER: anyone who sees these lines can decrypt the recorded
+        traffic of those sessions, past and future (resumptions reuse the
+        master secret). For debugging only; off by default; an empty
+        function turns it off. The sink runs inside the stream call that
+        completes the handshake, in that stream's thread (streams in
+        several threads call it at once: it must be thread-safe); what it
+        throws is ignored. Not part of the configuration identity. */
+    context& danger_key_log(std::function<void(std::string_view line)> sink) {
+        modify([&](detail::context_state& s) {
+            s.key_log = sink ? std::make_shared<const std::function<void(std::string_view)>>(std::move(sink)) : nullptr;
+        });
+        return *this;
+    }
+
+    /** danger_key_log() appending each line and a newline to `file`
+        (created if missing, readable by its owner only), as SSLKEYLOGFILE
+        does; the same warnings. A file that cannot be opened is
+        errc::transport carrying the OS error, and the key log stays as it
+        was. Lines are written whole,
+        under a lock, and flushed at once. */
+    config_result<void> danger_key_log_file(const std::filesystem::path& file) {
+        struct log_file {
+            std::mutex mutex;
+            std::FILE* out = nullptr;
+            ~log_file() {
+                if (out)
+                    std::fclose(out);
+            }
+        };
+        // Readable by its owner only, as secrets should be.
+        const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+        std::FILE* out = fd >= 0 ? ::fdopen(fd, "a") : nullptr;
+        if (!out) {
+            const int error = errno;
+            if (fd >= 0)
+                ::close(fd);
+            return unexpected(config_error(tls_error::from_transport(std::error_code(error, std::generic_category())),
+                                           file.string() + ": cannot open the key log"));
+        }
+        auto shared = std::make_shared<log_file>();
+        shared->out = out;
+        danger_key_log([shared](std::string_view line) {
+            const std::lock_guard lock(shared->mutex);
+            std::fwrite(line.data(), 1, line.size(), shared->out);
+            std::fputc('\n', shared->out);
+            std::fflush(shared->out);
+        });
+        return {};
+    }
+
     /** The signature of a verification hook: it sees the peer's chain and
         the name expected, and returns verify_result::accept() or
         verify_result::reject(reason). */
@@ -224,6 +285,22 @@ public:
         return {};
     }
 
+    /** Rotates a server's ticket key: tickets issued from now on are
+        sealed under a new random key (session_ticket_key() sets a chosen
+        one, with the same effect). Botan 2 gives a server one ticket key
+        (Credentials_Manager::psk), so the previous key is NOT accepted
+        afterwards: a client offering an older ticket makes a full
+        handshake and gets a ticket under the new key, never an error.
+        Resumption by session ID does not use the key. Streams made before keep
+        the key they had. Returns invalid_state on a client context or a
+        server with session_tickets(false). */
+    result<void> rotate_session_ticket_key() {
+        if (!is_server() || !state()->settings.session_tickets)
+            return unexpected(tls_error(errc::invalid_state));
+        modify([](detail::context_state& s) { s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32); });
+        return {};
+    }
+
     /** Turns the session cache on or off and sets how many sessions it
         holds: a client caches the sessions it may resume, keyed by server
         name and port; a server caches session IDs. On, with 1000 sessions,
@@ -277,6 +354,23 @@ public:
     context& alpn(std::vector<std::string> protocols) {
         modify([&](detail::context_state& s) { s.alpn = std::move(protocols); });
         return *this;
+    }
+
+    /** Adds credentials a server presents to clients whose SNI its leaf
+        names (a DNS SAN, or the CN without DNS SANs, equal ignoring case,
+        or a wildcard "*.example.com" standing for one leftmost label). The
+        server's credentials from server() stay the default: presented
+        without SNI or when no credentials name it. Among several that
+        name it (or whose key suits the client), the earliest wins:
+        server()'s, then these in the order added. Every certificate added
+        is part of the configuration identity (see the class comment).
+        Returns invalid_state on a client context, which presents
+        client_certificate() alone. */
+    result<void> add_credentials(credentials creds) {
+        if (!is_server())
+            return unexpected(tls_error(errc::invalid_state));
+        modify([&](detail::context_state& s) { s.more_creds.push_back(creds.data()); });
+        return {};
     }
 
     /** Credentials a client presents when the server asks for a certificate. */

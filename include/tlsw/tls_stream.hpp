@@ -31,7 +31,63 @@ struct stream_options {
     std::string server_name;          ///< SNI, the name verified, the session cache key
     std::uint16_t port = 0;           ///< part of the session cache key
     std::vector<std::string> alpn{};  ///< protocols a client offers, most preferred first
+    /** A client's session from tls_stream::export_session(), offered to
+        the server it was made with (same server_name and port) instead of
+        the context's cache. It opens only under a context with the same
+        configuration identity (see context) as the one that exported it;
+        otherwise, or when damaged, it is ignored and the handshake is a
+        full one, never an error. info().resumed says whether it resumed. */
+    std::vector<std::byte> resume_from{};
 };
+
+namespace detail {
+
+/** The element types text reads and writes take: char, unsigned char and
+    std::byte, const or not. */
+template <class T>
+concept byte_like = std::same_as<std::remove_cv_t<T>, char> || std::same_as<std::remove_cv_t<T>, unsigned char> ||
+                    std::same_as<std::remove_cv_t<T>, std::byte>;
+
+/** What tls_stream::write takes as text: anything convertible to
+    std::string_view (not nullptr), or a contiguous sized range of byte_like
+    elements. */
+template <class T>
+concept text_source =
+    !std::same_as<std::remove_cvref_t<T>, std::nullptr_t> &&
+    (std::convertible_to<const T&, std::string_view> ||
+     (std::ranges::contiguous_range<const T&> && std::ranges::sized_range<const T&> &&
+      byte_like<std::ranges::range_value_t<const T&>>));
+
+/** What tls_stream::read fills as text: a contiguous sized range of
+    writable byte_like elements. */
+template <class T>
+concept text_sink = std::ranges::contiguous_range<T> && std::ranges::sized_range<T> &&
+                    byte_like<std::remove_reference_t<std::ranges::range_reference_t<T>>> &&
+                    !std::is_const_v<std::remove_reference_t<std::ranges::range_reference_t<T>>>;
+
+/** The bytes of a text_source: a char array up to its first NUL (a string
+    literal without its terminator) or its whole extent when it holds none;
+    other string_view-convertible types as that string_view; ranges whole.
+    A null char pointer has no bytes (the caller reports it). */
+template <class Text>
+std::span<const std::byte> text_bytes(const Text& text) noexcept {
+    if constexpr (std::is_array_v<Text> && std::same_as<std::remove_cv_t<std::remove_extent_t<Text>>, char>) {
+        const std::string_view whole(text, std::extent_v<Text>);
+        return std::as_bytes(std::span(text, std::min(whole.find('\0'), whole.size())));
+    } else if constexpr (std::is_pointer_v<Text>) {
+        if (text == nullptr)
+            return {};
+        const std::string_view s(text);
+        return std::as_bytes(std::span(s.data(), s.size()));
+    } else if constexpr (std::convertible_to<const Text&, std::string_view>) {
+        const std::string_view s = text;
+        return std::as_bytes(std::span(s.data(), s.size()));
+    } else {
+        return std::as_bytes(std::span(std::ranges::data(text), std::ranges::size(text)));
+    }
+}
+
+}  // namespace detail
 
 /** How shutdown() ends a stream. */
 enum class shutdown_mode : unsigned char {
@@ -121,7 +177,7 @@ public:
     tls_stream(const context& ctx, Transport t, stream_options options = {})
         : transport_(std::forward<Transport>(t)),
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
-                                                   std::move(options.alpn))),
+                                                   std::move(options.alpn), options.resume_from)),
           rx_(std::make_unique<std::byte[]>(rx_size)) {}
 
     tls_stream(tls_stream&&) noexcept = default;
@@ -201,6 +257,29 @@ public:
         });
     }
 
+    /** Writes text or bytes without std::as_bytes: write()'s contract for
+        `text`'s bytes. Takes std::string, std::string_view, const char*,
+        and any contiguous sized range of char, unsigned char or std::byte
+        (std::vector<char>, std::array<unsigned char, N>, ...).
+
+        A char array (a string literal) is written up to its first NUL, so
+        write("ping") sends 4 bytes; pass std::span(array) for binary data
+        in a char array. A null const char* returns errc::invalid_argument.
+        The retry rules are write()'s with the bytes' address as the
+        pointer: with fixed_buffer a repeat passes the same object (the same
+        std::string, unchanged), with moving_buffer equal bytes. (A template
+        that a braced list cannot match, so write({}) stays the empty write
+        and a range of spans the gather write.) */
+    template <class Text>
+        requires detail::text_source<Text>
+    result<std::size_t> write(const Text& text) {
+        if constexpr (std::is_pointer_v<Text>) {
+            if (text == nullptr)
+                return unexpected(tls_error(errc::invalid_argument));
+        }
+        return write(detail::text_bytes(text));
+    }
+
     /** Reads application data into `buffer`: SSL_read_ex's contract.
 
         Returns the count read (at least 1 for a non-empty buffer), never
@@ -219,6 +298,16 @@ public:
         after the data that came before. */
     result<std::size_t> read(std::span<std::byte> buffer) {
         return boundary([&] { return read_some_plaintext(buffer); });
+    }
+
+    /** read() into any contiguous sized range of writable char, unsigned
+        char or std::byte (a std::string's current size, a std::vector<char>,
+        a char array's whole extent): read()'s contract, without
+        std::as_writable_bytes. */
+    template <class Buffer>
+        requires detail::text_sink<Buffer>
+    result<std::size_t> read(Buffer&& buffer) {
+        return read(std::as_writable_bytes(std::span(std::ranges::data(buffer), std::ranges::size(buffer))));
     }
 
     /** Sends close_notify and flushes it; with send_and_wait, then reads
@@ -296,6 +385,29 @@ public:
                 return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
         });
+    }
+
+    /** A client's session, once a handshake completed, as bytes another
+        stream can resume through stream_options::resume_from, in this
+        process or another (rustls's ClientSessionStore, OpenSSL's
+        SSL_get1_session + i2d_SSL_SESSION).
+
+        The bytes are sealed (encrypted and authenticated) under a key
+        derived from the configuration identity, which is not secret: they
+        carry the session's master secret, so keep them as secret as a
+        private key. Returns invalid_state on a server, before a handshake
+        completed, and on a moved-from stream. */
+    result<std::vector<std::byte>> export_session() const {
+        if (!engine_)
+            return unexpected(tls_error(errc::invalid_state));
+        try {
+            auto sealed = engine_->export_session();
+            if (sealed.empty())
+                return unexpected(tls_error(errc::invalid_state));
+            return sealed;
+        } catch (...) {
+            return unexpected(tls_error(errc::protocol));
+        }
     }
 
     /** Details of the stream's failure beyond its tls_error, in one line,

@@ -408,6 +408,10 @@ public:
     /** Why the peer failed (a Botan exception's what()), or empty. */
     const std::string& failure() const noexcept { return failure_; }
     const std::string& cipher_suite() const noexcept { return cipher_suite_; }
+    /** The last session's master secret and the last ClientHello's random,
+        as the peer saw them: what a key log must name. */
+    const Botan::secure_vector<std::uint8_t>& master_secret() const noexcept { return master_secret_; }
+    const std::vector<std::uint8_t>& client_random() const noexcept { return client_random_; }
     /** Ciphertext the pair has not taken yet. */
     std::size_t unsent() const noexcept { return out_.size() - out_pos_; }
     tlsw::memory_pair::end& end() noexcept { return end_; }

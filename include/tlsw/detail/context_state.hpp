@@ -36,6 +36,7 @@
 #include <functional>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -381,6 +382,10 @@ struct context_state {
     default_policy::settings settings;
     std::shared_ptr<const Botan::TLS::Policy> text_policy;  // replaces the default policy and its settings
     std::shared_ptr<const credential_data> creds;
+    /** A server's further credentials (context::add_credentials), after
+        `creds` in the order added: the first whose leaf names the client's
+        SNI is presented, `creds` when none does. */
+    std::vector<std::shared_ptr<const credential_data>> more_creds;
     std::shared_ptr<const Botan::Certificate_Store_In_Memory> trust =
         std::make_shared<Botan::Certificate_Store_In_Memory>();
     std::vector<std::string> alpn;  // a server's supported protocols, most preferred first
@@ -388,6 +393,10 @@ struct context_state {
     bool session_cache = true;
     std::size_t session_cache_size = 1000;
     std::shared_ptr<const system_trust_store> system_trust = std::make_shared<system_trust_store>();
+    /** context::danger_key_log: receives one NSS key-log line per session
+        established; empty when off. Not part of the identity: it decides
+        nothing about who may connect. */
+    std::shared_ptr<const std::function<void(std::string_view)>> key_log;
     /** context::verify_hook: runs after the built-in checks, or instead of
         them when hook_replaces_checks (danger_verify_hook). */
     std::shared_ptr<const std::function<verify_result(const verify_request&)>> verify_hook;
@@ -503,6 +512,16 @@ private:
         if (creds)
             for (const auto& cert : creds->chain)
                 add(cert.fingerprint("SHA-256"));
+        if (!more_creds.empty()) {
+            // Every certificate a server may present decides who connects to
+            // it: a session made under one set must not resume under another.
+            add("more credentials");
+            for (const auto& more : more_creds) {
+                add(std::to_string(more->chain.size()));
+                for (const auto& cert : more->chain)
+                    add(cert.fingerprint("SHA-256"));
+            }
+        }
         add("alpn");
         for (const auto& p : alpn)
             add(p);
@@ -534,21 +553,32 @@ public:
         return ctx_.trust_stores();
     }
 
+    /** A server gets the client's SNI as `hostname` (empty without one):
+        the first credentials whose leaf names it (exact, or a wildcard for
+        one leftmost label, RFC 6125 6.4.3) and whose key suits
+        `key_types`; else the first credentials whose key suits. */
     std::vector<Botan::X509_Certificate> find_cert_chain(const std::vector<std::string>& key_types,
                                                          const std::vector<Botan::X509_DN>&, const std::string&,
-                                                         const std::string&) override {
-        if (!ctx_.creds)
-            return {};
-        const auto algo = ctx_.creds->key->algo_name();
-        if (std::find(key_types.begin(), key_types.end(), algo) == key_types.end())
-            return {};
-        return ctx_.creds->chain;
+                                                         const std::string& hostname) override {
+        const auto suits = [&](const std::shared_ptr<const credential_data>& c) {
+            return c && !c->chain.empty() &&
+                   std::find(key_types.begin(), key_types.end(), c->key->algo_name()) != key_types.end();
+        };
+        if (!hostname.empty())
+            for (const auto* c : candidates())
+                if (suits(*c) && names_host((*c)->chain.front(), hostname))
+                    return (*c)->chain;
+        for (const auto* c : candidates())
+            if (suits(*c))
+                return (*c)->chain;
+        return {};
     }
 
     Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
                                         const std::string&) override {
-        if (ctx_.creds && !ctx_.creds->chain.empty() && cert == ctx_.creds->chain.front())
-            return ctx_.creds->key.get();
+        for (const auto* c : candidates())
+            if (*c && !(*c)->chain.empty() && cert == (*c)->chain.front())
+                return (*c)->key.get();
         return nullptr;
     }
 
@@ -560,6 +590,40 @@ public:
     }
 
 private:
+    /** `creds`, then the further credentials, in order. */
+    std::vector<const std::shared_ptr<const credential_data>*> candidates() const {
+        std::vector<const std::shared_ptr<const credential_data>*> all{&ctx_.creds};
+        for (const auto& more : ctx_.more_creds)
+            all.push_back(&more);
+        return all;
+    }
+
+    /** RFC 6125 6.4: a DNS SAN (or, without DNS SANs, the CN) equal to
+        `host` ignoring ASCII case, or a wildcard "*.rest" whose "*" stands
+        for exactly one leftmost label of `host`. */
+    static bool names_host(const Botan::X509_Certificate& leaf, const std::string& host) {
+        const auto lower = [](std::string s) {
+            for (auto& ch : s)
+                if (ch >= 'A' && ch <= 'Z')
+                    ch = static_cast<char>(ch - 'A' + 'a');
+            return s;
+        };
+        const std::string want = lower(host);
+        auto names = leaf.subject_alt_name().get_attribute("DNS");
+        if (names.empty())
+            names = leaf.subject_info("Name");
+        for (const auto& raw : names) {
+            const std::string name = lower(raw);
+            if (name == want)
+                return true;
+            const auto dot = want.find('.');
+            if (name.size() > 2 && name.starts_with("*.") && dot != std::string::npos && dot > 0 &&
+                name.compare(1, std::string::npos, want, dot, std::string::npos) == 0)
+                return true;
+        }
+        return false;
+    }
+
     const context_state& ctx_;
 };
 

@@ -22,6 +22,8 @@
 #include <botan/tls_client.h>
 #include <botan/tls_exceptn.h>
 #include <botan/tls_extensions.h>
+#include <botan/hex.h>
+#include <botan/mem_ops.h>
 #include <botan/tls_handshake_msg.h>
 #include <botan/tls_messages.h>
 #include <botan/tls_server.h>
@@ -33,8 +35,10 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tlsw::detail {
@@ -66,8 +70,10 @@ public:
     static constexpr std::size_t max_record = 16384;
 
     engine(std::shared_ptr<const context_state> ctx, std::string server_name, std::uint16_t port,
-           std::vector<std::string> alpn)
-        : ctx_(std::move(ctx)), creds_(*ctx_) {
+           std::vector<std::string> alpn, std::span<const std::byte> resume_from = {})
+        : ctx_(std::move(ctx)), creds_(*ctx_), sessions_(*ctx_->sessions) {
+        if (ctx_->side == role::client && !resume_from.empty())
+            sessions_.import(resume_from, session_export_key(*ctx_));
         out_.reserve(2 * max_record);
         info_.server_name = server_name;
         guard([&] {
@@ -89,7 +95,7 @@ public:
                         server_name = server_name.substr(1, server_name.size() - 2);
                 }
                 channel_ = std::make_unique<Botan::TLS::Client>(
-                    callbacks, *ctx_->sessions, creds_, ctx_->tls_policy(), rng(),
+                    callbacks, sessions_, creds_, ctx_->tls_policy(), rng(),
                     Botan::TLS::Server_Information(server_name, port), Botan::TLS::Protocol_Version::TLS_V12,
                     alpn, 0);
             } else {
@@ -362,6 +368,9 @@ private:
         // A server learns the client's SNI name here.
         if (ctx_->side == role::server)
             info_.server_name = session.server_info().hostname();
+        log_keys(session);
+        if (ctx_->side == role::client)
+            session_ = session;
         // A resumed session carries the chain verified when it was made,
         // under the same configuration (its identity): still verified.
         const auto& certs = session.peer_certs();
@@ -385,8 +394,90 @@ private:
         ++info_.handshakes;
     }
 
+public:
+    /** The client's last established session sealed for export (see
+        tls_stream::export_session): empty before one exists. Throws only
+        what Botan throws (bad_alloc); the stream catches it. */
+    std::vector<std::byte> export_session() const {
+        if (!session_)
+            return {};
+        const auto sealed = session_->encrypt(session_export_key(*ctx_), rng());
+        const auto bytes = std::as_bytes(std::span(sealed));
+        return {bytes.begin(), bytes.end()};
+    }
+
+private:
+    /** The key exported sessions are sealed with: derived from the
+        configuration identity, so that a session opens only under the
+        configuration that made it (another one makes a full handshake). */
+    static Botan::SymmetricKey session_export_key(const context_state& ctx) {
+        auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
+        mac->set_key(ctx.identity);
+        static constexpr std::string_view label = "tlsw exported session";
+        mac->update(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
+        return Botan::SymmetricKey(mac->final());
+    }
+
+    /** A client's session cache with one imported session in front: it
+        is offered to the server it was made with (name and port), once,
+        and everything else goes to the context's cache. */
+    class importing_sessions final : public Botan::TLS::Session_Manager {
+    public:
+        explicit importing_sessions(Botan::TLS::Session_Manager& shared) : shared_(shared) {}
+
+        /** Opens `sealed`; a session that does not open (damaged, or from
+            another configuration) is dropped: a full handshake follows. */
+        void import(std::span<const std::byte> sealed, const Botan::SymmetricKey& key) {
+            try {
+                imported_ = Botan::TLS::Session::decrypt(reinterpret_cast<const std::uint8_t*>(sealed.data()),
+                                                         sealed.size(), key);
+            } catch (const std::exception&) {
+                imported_.reset();
+            }
+        }
+
+        bool load_from_session_id(const std::vector<std::uint8_t>& id, Botan::TLS::Session& out) override {
+            return shared_.load_from_session_id(id, out);
+        }
+        bool load_from_server_info(const Botan::TLS::Server_Information& info, Botan::TLS::Session& out) override {
+            if (imported_ && imported_->server_info() == info) {
+                out = *std::exchange(imported_, std::nullopt);
+                return true;
+            }
+            return shared_.load_from_server_info(info, out);
+        }
+        void remove_entry(const std::vector<std::uint8_t>& id) override { shared_.remove_entry(id); }
+        std::size_t remove_all() override { return shared_.remove_all(); }
+        void save(const Botan::TLS::Session& session) override { shared_.save(session); }
+        std::chrono::seconds session_lifetime() const override { return shared_.session_lifetime(); }
+
+    private:
+        Botan::TLS::Session_Manager& shared_;
+        std::optional<Botan::TLS::Session> imported_;
+    };
+
+    /** The NSS key-log line of `session`, to the context's key log:
+        "CLIENT_RANDOM <client random> <master secret>", lowercase hex. A
+        sink that throws is ignored: a debugging aid must not end the
+        connection. */
+    void log_keys(const Botan::TLS::Session& session) noexcept {
+        if (!ctx_->key_log || !*ctx_->key_log || client_random_.empty())
+            return;
+        try {
+            const auto& secret = session.master_secret();
+            std::string line = "CLIENT_RANDOM " + Botan::hex_encode(client_random_, false) + " " +
+                               Botan::hex_encode(secret.data(), secret.size(), false);
+            (*ctx_->key_log)(line);
+            Botan::secure_scrub_memory(line.data(), line.size());
+        } catch (...) {
+        }
+    }
+
     void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
         const auto type = message.type();
+        if (ctx_->key_log)
+            if (const auto* hello = dynamic_cast<const Botan::TLS::Client_Hello*>(&message))
+                client_random_ = hello->random();
         if (type == Botan::TLS::CLIENT_HELLO) {
             certificates_seen_ = 0;
             // A client sends ClientHello only when it starts a handshake.
@@ -565,6 +656,9 @@ private:
     std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
     default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::vector<std::uint8_t> server_ip_;  // a client's server name, when it is an IP address
+    std::vector<std::uint8_t> client_random_;  // of the last ClientHello, kept only for the key log
+    std::optional<Botan::TLS::Session> session_;  // a client's last session, for export_session()
+    importing_sessions sessions_;                 // the context's cache, after an imported session
     unsigned records_ignoring_request_ = 0;  // warning alerts received while our HelloRequest is outstanding
     bool peer_closed_ = false;
     bool local_closed_ = false;

@@ -1,0 +1,141 @@
+// The key log (issue 10, item 3): context::danger_key_log writes one NSS
+// key-log line per session, which must name the client random and master
+// secret the peer used, so that Wireshark can decrypt a capture with it.
+
+// Test that header file is self-contained.
+#include <tlsw/context.hpp>
+
+#include "support/botan_peer.hpp"
+#include "support/connection.hpp"
+#include "support/harness.hpp"
+
+#include <tlsw/tls_stream.hpp>
+
+#include <botan/hex.h>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <string>
+#include <vector>
+
+using namespace tlsw_test;
+
+namespace {
+
+/** Collects key-log lines; thread-safe as the contract asks of a sink. */
+struct key_lines {
+    std::shared_ptr<std::mutex> mutex = std::make_shared<std::mutex>();
+    std::shared_ptr<std::vector<std::string>> lines = std::make_shared<std::vector<std::string>>();
+
+    std::function<void(std::string_view)> sink() const {
+        return [m = mutex, l = lines](std::string_view line) {
+            const std::lock_guard lock(*m);
+            l->emplace_back(line);
+        };
+    }
+    std::vector<std::string> get() const {
+        const std::lock_guard lock(*mutex);
+        return *lines;
+    }
+};
+
+bool well_formed(const std::string& line) {
+    static const std::regex format("CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}");
+    return std::regex_match(line, format);
+}
+
+}  // namespace
+
+TEST_CASE("the key log names the client random and master secret the peer used, in either role",
+          "[context][key_log][botan]") {
+    const bool tlsw_client = GENERATE(true, false);
+    CAPTURE(tlsw_client);
+    key_lines log;
+    auto ctx = tlsw_client ? client_context() : server_context();
+    ctx.danger_key_log(log.sink());
+
+    using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
+    auto [a, b] = tlsw::memory_pair::make(64 * 1024);
+    stream us = tlsw_client ? stream(ctx, std::move(a), localhost()) : stream(ctx, std::move(a));
+    botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b));
+    REQUIRE(retry([&] { return us.handshake(); }, [&] { peer.pump(); }));
+    peer.pump();
+    REQUIRE(peer.failure() == "");
+    REQUIRE(peer.active());
+
+    const auto lines = log.get();
+    REQUIRE(lines.size() == 1);
+    CHECK(well_formed(lines[0]));
+    const std::string want = "CLIENT_RANDOM " + Botan::hex_encode(peer.client_random(), false) + " " +
+                             Botan::hex_encode(peer.master_secret().data(), peer.master_secret().size(), false);
+    CHECK(lines[0] == want);
+}
+
+TEST_CASE("both ends log the same line, and a resumed session logs its new client random with the old secret",
+          "[context][key_log][resumption]") {
+    key_lines client_log, server_log;
+    auto client_ctx = client_context();
+    client_ctx.danger_key_log(client_log.sink());
+    auto server_ctx = server_context();
+    server_ctx.danger_key_log(server_log.sink());
+
+    connection first(client_ctx, server_ctx);
+    REQUIRE_FALSE(first.handshake());
+    connection second(client_ctx, server_ctx);
+    REQUIRE_FALSE(second.handshake());
+    REQUIRE(second.client.info().resumed);
+
+    const auto c = client_log.get();
+    const auto s = server_log.get();
+    REQUIRE(c.size() == 2);
+    CHECK(c == s);
+    CHECK(well_formed(c[0]));
+    CHECK(well_formed(c[1]));
+    CHECK(c[0].substr(0, 79) != c[1].substr(0, 79));  // another client random
+    CHECK(c[0].substr(79) == c[1].substr(79));        // the same master secret
+}
+
+TEST_CASE("the key log is off by default and an empty function turns it off", "[context][key_log]") {
+    key_lines log;
+    auto client_ctx = client_context();
+    client_ctx.danger_key_log(log.sink());
+    client_ctx.danger_key_log({});
+    connection c(client_ctx, server_context());
+    REQUIRE_FALSE(c.handshake());
+    CHECK(log.get().empty());
+}
+
+TEST_CASE("danger_key_log_file appends one line per session, readable by its owner only",
+          "[context][key_log][file]") {
+    const auto dir = std::filesystem::temp_directory_path() / ("tlsw-key-log-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto path = dir / "keys.log";
+    std::filesystem::remove(path);
+    {
+        key_lines log;
+        auto client_ctx = client_context();
+        REQUIRE(client_ctx.danger_key_log_file(path));
+        auto server_ctx = server_context();
+        server_ctx.danger_key_log(log.sink());
+        connection c(client_ctx, server_ctx);
+        REQUIRE_FALSE(c.handshake());
+
+        std::ifstream in(path);
+        std::string line, rest;
+        REQUIRE(std::getline(in, line));
+        CHECK(line == log.get().at(0));
+        CHECK_FALSE(std::getline(in, rest));
+        const auto perms = std::filesystem::status(path).permissions();
+        CHECK((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+              std::filesystem::perms::none);
+    }
+    auto ctx = client_context();
+    auto bad = ctx.danger_key_log_file(dir / "missing" / "keys.log");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().error() == tlsw::errc::transport);
+    std::filesystem::remove_all(dir);
+}
