@@ -37,6 +37,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -89,6 +90,31 @@ inline std::vector<std::byte> payload(std::size_t n) {
     return bytes;
 }
 
+/** `Count` messages of `Size` bytes, as separate buffers (for gather writes). */
+template <std::size_t Size, std::size_t Count>
+struct message_batch {
+    std::vector<std::byte> bytes = payload(Size * Count);
+    std::array<std::span<const std::byte>, Count> spans{};
+    message_batch() {
+        for (std::size_t i = 0; i < Count; ++i)
+            spans[i] = std::span<const std::byte>(bytes).subspan(i * Size, Size);
+    }
+};
+
+/** What a gather write does by hand where there is none (raw Botan,
+    OpenSSL): copies `buffers` one after another into `staging`, which must
+    be large enough, and returns the part used. */
+inline std::span<const std::byte> coalesce(std::span<const std::span<const std::byte>> buffers,
+                                           std::span<std::byte> staging) {
+    std::size_t at = 0;
+    for (auto b : buffers) {
+        if (!b.empty())
+            std::memcpy(staging.data() + at, b.data(), b.size());
+        at += b.size();
+    }
+    return staging.first(at);
+}
+
 // ---- the test PKI ------------------------------------------------------------
 
 struct pki_data {
@@ -114,17 +140,43 @@ struct tlsw_contexts {
     tlsw::context server;
 };
 
+/** Turns a context's session cache off, where tlsw offers the switch
+    (context::session_cache); returns false where it does not. */
+template <class Context>
+bool switch_session_cache_off(Context& ctx) {
+    if constexpr (requires { ctx.session_cache(false); }) {
+        ctx.session_cache(false);
+        return true;
+    } else {
+        return false;
+    }
+}
+
+/** True when tlsw's session cache can be turned off per context. */
+inline bool tlsw_cache_switchable() {
+    static const bool switchable = [] {
+        auto ctx = tlsw::context::client();
+        return switch_session_cache_off(ctx);
+    }();
+    return switchable;
+}
+
 /** A server presenting the test leaf, a client trusting only the test CA.
-    `session_tickets` false turns tickets off on both sides; tlsw has no
-    switch for its session-ID cache, so a handshake benchmark avoids
-    resumption by giving each connection its own cache key (the port). */
-inline tlsw_contexts make_tlsw_contexts(bool session_tickets = true) {
+    `session_tickets` false turns tickets off on both sides. `session_cache`
+    false turns the session cache off on both where tlsw can; where it
+    cannot, a handshake benchmark avoids resumption by giving each
+    connection its own cache key (the port). */
+inline tlsw_contexts make_tlsw_contexts(bool session_tickets = true, bool session_cache = true) {
     tlsw_contexts ctx{tlsw::context::client(), tlsw::context::server(pki().creds)};
     ctx.client.use_system_trust(false);
     check(ctx.client.trust(pki().pem.ca_cert_pem).has_value(), "tlsw: the test CA does not load");
     if (!session_tickets) {
         ctx.client.session_tickets(false);
         ctx.server.session_tickets(false);
+    }
+    if (!session_cache) {
+        switch_session_cache_off(ctx.client);
+        switch_session_cache_off(ctx.server);
     }
     return ctx;
 }
@@ -170,6 +222,23 @@ public:
             if (!r)
                 die("tlsw: read failed: " + r.error().message());
             check(*r <= n, "tlsw: read more than was sent");
+            n -= *r;
+        }
+    }
+
+    /** The server's direction: it writes, the client reads. */
+    void send_back(std::span<const std::byte> data) {
+        auto n = server.write(data);
+        if (!n)
+            die("tlsw: server write failed: " + n.error().message());
+        check(*n == data.size(), "tlsw: short server write");
+    }
+    void receive_back(std::size_t n, std::span<std::byte> buffer) {
+        while (n > 0) {
+            auto r = client.read(buffer);
+            if (!r)
+                die("tlsw: client read failed: " + r.error().message());
+            check(*r <= n, "tlsw: client read more than was sent");
             n -= *r;
         }
     }
@@ -234,16 +303,28 @@ private:
     Botan::Certificate_Store_In_Memory trust_;
 };
 
-/** What raw-Botan connections share, as a tlsw context would. */
+/** What raw-Botan connections share, as a tlsw context would. With
+    `cache`, the client and the server each keep a
+    Session_Manager_In_Memory, as tlsw's client and server contexts do
+    (sessions resume by session ID); without it nothing is cached. */
 struct botan_shared {
-    explicit botan_shared(bool session_tickets = false)
+    explicit botan_shared(bool session_tickets = false, bool cache = false)
         : policy({.allow_client_renegotiation = false, .require_client_certificate = false,
-                  .session_tickets = session_tickets}) {}
+                  .session_tickets = session_tickets}),
+          client_sessions(make_sessions(cache)), server_sessions(make_sessions(cache)) {}
 
     botan_credentials creds;
     // tlsw's own default policy, so that both sides negotiate alike.
     tlsw::detail::default_policy policy;
-    Botan::TLS::Session_Manager_Noop sessions;  // nothing cached, nothing resumed
+    std::unique_ptr<Botan::TLS::Session_Manager> client_sessions;
+    std::unique_ptr<Botan::TLS::Session_Manager> server_sessions;
+
+private:
+    static std::unique_ptr<Botan::TLS::Session_Manager> make_sessions(bool cache) {
+        if (cache)
+            return std::make_unique<Botan::TLS::Session_Manager_In_Memory>(Botan::system_rng());
+        return std::make_unique<Botan::TLS::Session_Manager_Noop>();
+    }
 };
 
 /** One side's callbacks: ciphertext out into a vector; plaintext records
@@ -251,15 +332,26 @@ struct botan_shared {
 class botan_endpoint final : public Botan::TLS::Callbacks {
 public:
     std::vector<std::uint8_t> out;   ///< ciphertext for the peer
+    tlsw::memory_pair::end* transport = nullptr;  ///< when set, ciphertext goes here instead of `out`
     std::span<std::byte> sink;       ///< where received plaintext goes
     std::size_t sink_pos = 0;
     std::size_t received = 0;        ///< plaintext bytes received in all
     bool activated = false;
     bool probe = false;              ///< record what was negotiated (setup only)
+    unsigned certificates = 0;       ///< Certificate messages seen: none in a resumed handshake
     std::string suite, version, signature, group;
 
     void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
-        out.insert(out.end(), data, data + size);
+        if (!transport) {
+            out.insert(out.end(), data, data + size);
+            return;
+        }
+        auto bytes = std::as_bytes(std::span(data, size));
+        while (!bytes.empty()) {
+            auto n = transport->write_some(bytes);
+            check(n.has_value() && *n > 0, "raw Botan: the memory pair is full");
+            bytes = bytes.subspan(*n);
+        }
     }
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
@@ -283,10 +375,15 @@ public:
             suite = session.ciphersuite().to_string();
             version = session.version().to_string();
         }
-        return false;  // the Noop manager would drop it anyway
+        return true;  // cached when the manager caches (botan_shared's `cache`)
     }
 
     void tls_session_activated() override { activated = true; }
+
+    void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
+        if (message.type() == Botan::TLS::CERTIFICATE)
+            ++certificates;
+    }
 
     std::vector<std::uint8_t> tls_sign_message(const Botan::Private_Key& key, Botan::RandomNumberGenerator& rng,
                                                const std::string& emsa, Botan::Signature_Format format,
@@ -307,25 +404,45 @@ public:
 
 class botan_pair {
 public:
-    /** Received plaintext goes to `server_sink` (the reader's buffer). */
-    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false) {
+    /** Received plaintext goes to `server_sink` (the reader's buffer). The
+        client caches its session under ("localhost", `port`).
+
+        With `pair_capacity` 0 the ciphertext one side emits is appended to
+        a vector and handed whole to the other's received_data: the least
+        work Botan allows. Otherwise it travels over a tlsw::memory_pair of
+        that capacity, as tlsw_pair's does: written into the pair, read out
+        of it into a 64 KiB buffer, then fed to Botan. That is the like for
+        like comparison with tlsw, whose transport costs are the same.
+
+        Both channels reserve no I/O buffers up front, as tlsw's engine
+        does (Botan's default reserves 10 KiB for reading and 10 for writing). */
+    botan_pair(botan_shared& shared, std::span<std::byte> server_sink, bool probe = false, std::uint16_t port = 443,
+               std::size_t pair_capacity = 0) {
+        if (pair_capacity > 0) {
+            auto [a, b] = tlsw::memory_pair::make(pair_capacity);
+            client_end_ = std::make_unique<tlsw::memory_pair::end>(std::move(a));
+            server_end_ = std::make_unique<tlsw::memory_pair::end>(std::move(b));
+            client_cb_.transport = client_end_.get();
+            server_cb_.transport = server_end_.get();
+        }
         client_cb_.probe = probe;
         server_cb_.probe = probe;
         server_cb_.sink = server_sink;
         client_cb_.out.reserve(4096);
         server_cb_.out.reserve(4096);
-        client_ = std::make_unique<Botan::TLS::Client>(client_cb_, shared.sessions, shared.creds, shared.policy,
-                                                       Botan::system_rng(),
-                                                       Botan::TLS::Server_Information("localhost", 443),
-                                                       Botan::TLS::Protocol_Version::TLS_V12);
-        server_ = std::make_unique<Botan::TLS::Server>(server_cb_, shared.sessions, shared.creds, shared.policy,
-                                                       Botan::system_rng());
+        client_ = std::make_unique<Botan::TLS::Client>(client_cb_, *shared.client_sessions, shared.creds,
+                                                       shared.policy, Botan::system_rng(),
+                                                       Botan::TLS::Server_Information("localhost", port),
+                                                       Botan::TLS::Protocol_Version::TLS_V12,
+                                                       std::vector<std::string>(), 0);
+        server_ = std::make_unique<Botan::TLS::Server>(server_cb_, *shared.server_sessions, shared.creds,
+                                                       shared.policy, Botan::system_rng(), false, 0);
     }
 
     void handshake() {
         for (int round = 0; round < 100 && !(client_cb_.activated && server_cb_.activated); ++round) {
-            pump(client_cb_, *server_);
-            pump(server_cb_, *client_);
+            pump(client_cb_, *server_, server_end_.get());
+            pump(server_cb_, *client_, client_end_.get());
         }
         check(client_cb_.activated && server_cb_.activated, "raw Botan: the handshake did not complete");
     }
@@ -335,14 +452,34 @@ public:
     }
 
     /** Hands everything the client emitted to the server. */
-    void receive() { pump(client_cb_, *server_); }
+    void receive() { pump(client_cb_, *server_, server_end_.get()); }
 
-    std::size_t in_flight() const noexcept { return client_cb_.out.size(); }
+    /** The server's direction: it sends, the client receives. */
+    void send_back(std::span<const std::byte> data) {
+        server_->send(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
+    }
+    void receive_back() { pump(server_cb_, *client_, client_end_.get()); }
+    /** Where plaintext the client receives goes (receive_back). */
+    void client_sink(std::span<std::byte> sink) { client_cb_.sink = sink; }
+
+    bool resumed() const noexcept { return client_cb_.certificates == 0; }
+    std::size_t in_flight() const { return server_end_ ? server_end_->available() : client_cb_.out.size(); }
     const botan_endpoint& client_side() const noexcept { return client_cb_; }
     const botan_endpoint& server_side() const noexcept { return server_cb_; }
 
 private:
-    static void pump(botan_endpoint& from, Botan::TLS::Channel& to) {
+    /** Hands `to` what `from` emitted: from the vector, or read out of
+        `to`'s end of the memory pair. */
+    static void pump(botan_endpoint& from, Botan::TLS::Channel& to, tlsw::memory_pair::end* to_end) {
+        if (to_end) {
+            static std::vector<std::uint8_t> in(read_buffer_size);
+            for (;;) {
+                auto n = to_end->read_some(std::as_writable_bytes(std::span(in)));
+                if (!n || *n == 0)
+                    return;  // would block: all taken
+                to.received_data(in.data(), *n);
+            }
+        }
         if (from.out.empty())
             return;
         // Safe to pass from.out: `to` emits into its own endpoint, never into this vector.
@@ -350,6 +487,9 @@ private:
         from.out.clear();
     }
 
+    // The transport, when there is one: before the callbacks that write to it.
+    std::unique_ptr<tlsw::memory_pair::end> client_end_;
+    std::unique_ptr<tlsw::memory_pair::end> server_end_;
     botan_endpoint client_cb_;
     botan_endpoint server_cb_;
     std::unique_ptr<Botan::TLS::Client> client_;
@@ -375,11 +515,14 @@ inline void ossl_check(bool ok, const char* what) {
 }
 
 /** SSL_CTXs for both sides: TLS 1.2 only, the one suite, X25519 then P-256
-    (tlsw's order), no session cache, no tickets; the client verifies the
-    chain and the host name against the test CA. */
+    (tlsw's order), no tickets; the client verifies the chain and the host
+    name against the test CA. With `cache` the server keeps a session cache
+    (OpenSSL's default) and a client resumes the session it is handed;
+    without it nothing is cached. */
 class openssl_contexts {
 public:
-    openssl_contexts() : client_(SSL_CTX_new(TLS_client_method())), server_(SSL_CTX_new(TLS_server_method())) {
+    explicit openssl_contexts(bool cache = false)
+        : client_(SSL_CTX_new(TLS_client_method())), server_(SSL_CTX_new(TLS_server_method())) {
         ossl_check(client_ && server_, "SSL_CTX_new");
         for (SSL_CTX* ctx : {client_, server_}) {
             ossl_check(SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) == 1, "min version");
@@ -388,6 +531,11 @@ public:
             ossl_check(SSL_CTX_set1_groups_list(ctx, "X25519:P-256") == 1, "groups");
             SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
             SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+        }
+        if (cache) {
+            SSL_CTX_set_session_cache_mode(server_, SSL_SESS_CACHE_SERVER);
+            static const unsigned char id[] = "tlsw-bench";
+            ossl_check(SSL_CTX_set_session_id_context(server_, id, sizeof id - 1) == 1, "session id context");
         }
         const auto& pem = pki().pem;
         X509* leaf = read_cert(pem.leaf_cert_pem);
@@ -436,8 +584,9 @@ private:
 
 class openssl_pair {
 public:
-    /** Over a BIO pair buffering `capacity` bytes each way. */
-    openssl_pair(const openssl_contexts& ctx, std::size_t capacity)
+    /** Over a BIO pair buffering `capacity` bytes each way; the client
+        offers `resume` when given. */
+    openssl_pair(const openssl_contexts& ctx, std::size_t capacity, SSL_SESSION* resume = nullptr)
         : client_(SSL_new(ctx.client())), server_(SSL_new(ctx.server())) {
         ossl_check(client_ && server_, "SSL_new");
         BIO* a = nullptr;
@@ -450,8 +599,14 @@ public:
         SSL_set_accept_state(server_);
         ossl_check(SSL_set_tlsext_host_name(client_, "localhost") == 1, "SNI");
         ossl_check(SSL_set1_host(client_, "localhost") == 1, "set1_host");
+        if (resume)
+            ossl_check(SSL_set_session(client_, resume) == 1, "set_session");
     }
     ~openssl_pair() {
+        // OpenSSL drops from its cache the session of a connection freed
+        // without shutdown: end as cleanly as the other implementations.
+        SSL_set_shutdown(client_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
+        SSL_set_shutdown(server_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
         SSL_free(client_);
         SSL_free(server_);
     }
@@ -479,6 +634,19 @@ public:
         while (n > 0) {
             const int r = SSL_read(server_, buffer.data(), static_cast<int>(buffer.size()));
             ossl_check(r > 0 && static_cast<std::size_t>(r) <= n, "SSL_read");
+            n -= static_cast<std::size_t>(r);
+        }
+    }
+
+    /** The server's direction: it sends, the client receives. */
+    void send_back(std::span<const std::byte> data) {
+        const int n = SSL_write(server_, data.data(), static_cast<int>(data.size()));
+        ossl_check(n == static_cast<int>(data.size()), "SSL_write (server)");
+    }
+    void receive_back(std::size_t n, std::span<std::byte> buffer) {
+        while (n > 0) {
+            const int r = SSL_read(client_, buffer.data(), static_cast<int>(buffer.size()));
+            ossl_check(r > 0 && static_cast<std::size_t>(r) <= n, "SSL_read (client)");
             n -= static_cast<std::size_t>(r);
         }
     }

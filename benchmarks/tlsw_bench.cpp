@@ -153,14 +153,7 @@ constexpr std::size_t message_size = 100;
 constexpr std::size_t batch = 64;
 
 /** `batch` messages of `message_size` bytes, as separate buffers. */
-struct messages {
-    std::vector<std::byte> bytes = bench::payload(batch * message_size);
-    std::array<std::span<const std::byte>, batch> spans{};
-    messages() {
-        for (std::size_t i = 0; i < batch; ++i)
-            spans[i] = std::span<const std::byte>(bytes).subspan(i * message_size, message_size);
-    }
-};
+using messages = bench::message_batch<message_size, batch>;
 
 /** Rates per message, and the wire cost of one batch measured before timing. */
 void finish_small(State& state, std::size_t count, std::size_t wire_bytes) {
@@ -210,12 +203,7 @@ void small_botan(State& state, std::size_t count, small_mode mode) {
     auto once = [&] {
         if (mode == small_mode::gather) {
             // What a gather write does by hand: copy, then one send().
-            std::size_t at = 0;
-            for (std::size_t i = 0; i < count; ++i) {
-                std::memcpy(staging.data() + at, msgs.spans[i].data(), message_size);
-                at += message_size;
-            }
-            pair.send(std::span(staging).first(at));
+            pair.send(bench::coalesce(std::span(msgs.spans).first(count), staging));
         } else {
             for (std::size_t i = 0; i < count; ++i)
                 pair.send(msgs.spans[i]);

@@ -7,7 +7,7 @@ packages=(g++ meson ninja-build pkg-config libbotan-2-dev)
 case "${1:-build}" in
   build) ;;
   test) packages+=(catch2 clang-16 openssl gnutls-bin curl cmake) ;;
-  bench) packages+=(libbenchmark-dev libssl-dev valgrind) ;;
+  bench) packages+=(libbenchmark-dev libssl-dev valgrind gnuplot-nox) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 
