@@ -605,14 +605,11 @@ private:
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
-        for (bool read = false;; read = true) {
+        for (;;) {
             if (auto r = flush(); !r)
                 return r;
-            if (!engine_->handshake_in_flight()) {
-                if (read)  // it ended in this call: the stream may go idle now
-                    release_idle_buffers();
+            if (!engine_->handshake_in_flight())
                 return {};
-            }
             // Application data a peer sent ahead of its handshake messages
             // is kept for read(); reading on before it is taken would let
             // the peer grow the inbox without limit (data, HelloRequest,
@@ -621,6 +618,10 @@ private:
                 return unexpected(tls_error(errc::want_read));
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
+            // Off the hot path: a handshake that just ended leaves the
+            // stream idle until the caller's next move.
+            if (!engine_->handshake_in_flight())
+                release_idle_buffers();
         }
     }
 
