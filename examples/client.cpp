@@ -191,8 +191,10 @@ int run(const options& opts) {
             return fail("--ca-file", r.error());
     }
     if (!opts.policy.empty()) {
-        if (auto r = ctx.policy_file(opts.policy); !r)
-            return fail(("--policy " + opts.policy).c_str(), r.error());
+        if (auto r = ctx.policy_file(opts.policy); !r) {
+            std::fprintf(stderr, "client: --policy: %s\n", r.error().message().c_str());  // names file, line and key
+            return 1;
+        }
     }
     if (opts.insecure) {
         std::fputs("client: WARNING: --insecure: the server's certificate is not verified\n", stderr);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and tests every configuration CI
-# covers: g++ in C++20 and C++23, clang-16 in C++20, and g++ with address
-# and undefined-behaviour sanitizers. Ends with "N passed, N failed".
-# Usage: scripts/test.sh [config...]   (default: all four)
+# covers: g++ in C++20 and C++23, clang-16 in C++20, g++ with address
+# and undefined-behaviour sanitizers, and g++ with ThreadSanitizer (the
+# context tests only). Ends with "N passed, N failed".
+# Usage: scripts/test.sh [config...]   (default: all five)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test || exit 1
@@ -19,12 +20,20 @@ setup_args() {
     gcc-cpp23) echo "--native-file=scripts/native/gcc.ini $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     clang-cpp20) echo "--native-file=scripts/native/clang16.ini $fast -Dheader_checks=false" ;;
     sanitize) echo "--native-file=scripts/native/gcc.ini -Dbuildtype=debug -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
+    tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
     *) return 1 ;;
   esac
 }
 
+# ThreadSanitizer builds only what shares a context between threads: the
+# thread test and the context tests (the rest is single-threaded). Botan is
+# not instrumented, yet needs no suppressions: what its objects share
+# between threads (the session cache) is guarded by std::mutex, whose
+# pthread calls TSan intercepts in any library.
+tsan_tests=(context context_threads)
+
 configs=("$@")
-((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize)
+((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan)
 
 mkdir -p build
 passed=0 failed=0
@@ -36,14 +45,19 @@ for config in "${configs[@]}"; do
   if [[ ! -f $dir/build.ninja ]] && ! meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; failed=$((failed + 1)); continue
   fi
-  if ! meson compile -C "$dir"; then
+  targets=() suites=()
+  if [[ $config == tsan ]]; then
+    targets=("${tsan_tests[@]/#/test_}") suites=(--no-rebuild "${tsan_tests[@]}")
+    export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  fi
+  if ! meson compile -C "$dir" "${targets[@]}"; then
     failed=$((failed + 1)); continue
   fi
   # The packaging and README tests build with the compiler alone, not this
   # configuration's flags: once is enough.
   only_once=()
   [[ $config == gcc-cpp20 ]] || only_once=(--no-suite packaging --no-suite docs)
-  meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" | tee "$dir.test.log"
+  meson test -C "$dir" --print-errorlogs --num-processes 2 "${only_once[@]}" "${suites[@]}" | tee "$dir.test.log"
   ok=$(awk '/^Ok:/ {n = $2} END {print n}' "$dir.test.log")
   bad=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {n += $NF} END {print n + 0}' "$dir.test.log")
   passed=$((passed + ${ok:-0}))

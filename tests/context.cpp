@@ -1,6 +1,7 @@
 // Test that header file is self-contained.
 #include <tlsw/context.hpp>
 
+#include "support/connection.hpp"
 #include "support/harness.hpp"
 
 #include <botan/auto_rng.h>
@@ -20,41 +21,6 @@
 using namespace tlsw_test;
 using tlsw::errc;
 using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
-
-namespace {
-
-/** A client and a server stream over a fresh pair, handshaken; returns the client's info. */
-struct connection {
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options)
-        : connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
-
-    /** Runs both handshakes; returns the first hard error, if any. */
-    std::optional<tlsw::tls_error> handshake() {
-        for (int i = 0; i < 200; ++i) {
-            auto c = client.handshake();
-            auto s = server.handshake();
-            if (c && s)
-                return std::nullopt;
-            if (!c && !c.error().retryable())
-                return c.error();
-            if (!s && !s.error().retryable())
-                return s.error();
-        }
-        FAIL("handshake made no progress");
-        return std::nullopt;
-    }
-
-    stream client;
-    stream server;
-
-private:
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options,
-               std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
-        : client(client_ctx, std::move(ends.first), std::move(options)),
-          server(server_ctx, std::move(ends.second)) {}
-};
-
-}  // namespace
 
 TEST_CASE("a client resumes a session by session ID when tickets are off", "[context][resumption]") {
     auto server_ctx = server_context();
@@ -355,4 +321,113 @@ TEST_CASE("trust_file names the file and the OS's reason when it cannot be read,
     CHECK(cut.error() == errc::invalid_argument);
     CHECK(cut.error().detail() ==
           (dir / "cut.pem").string() + ": PEM block 1 (CERTIFICATE) at line 1 has no END line: the text ends inside it");
+}
+
+TEST_CASE("a stream keeps the configuration its context had when the stream was made", "[context][snapshot]") {
+    // Issue 8 item 2: today's setters free the policy, ticket key and text
+    // policy that Botan channels of existing streams still refer to (a
+    // use-after-free under ASan); now each stream keeps its snapshot.
+    auto server_ctx = server_context();
+    REQUIRE(server_ctx.trust(env().pki.ca_cert_pem));  // asks for a client certificate, optional
+    auto client_ctx = client_context();                 // has none
+
+    connection before(client_ctx, server_ctx, localhost());
+    server_ctx.require_client_certificate(true);
+    server_ctx.allow_client_renegotiation(true);
+    server_ctx.session_tickets(false);
+    REQUIRE(server_ctx.session_ticket_key(pattern(32, 3)));
+    REQUIRE(server_ctx.policy("require_client_certificate_authentication = true\n"));
+    client_ctx.session_tickets(false);
+    REQUIRE(client_ctx.policy("allow_tls12 = true\n"));
+    client_ctx.session_cache(false);
+
+    // Made before the changes: the old configuration, no certificate needed.
+    auto e = before.handshake();
+    INFO((e ? e->message() : std::string("ok")));
+    CHECK_FALSE(e);
+
+    // Made after: the new one.
+    connection after(client_ctx, server_ctx, localhost());
+    CHECK(after.handshake());
+}
+
+TEST_CASE("a copy of a context changes independently of the original", "[context][snapshot]") {
+    auto stranger = tlsw::testing::make_test_pki("localhost");
+    auto untrusted_server = tlsw::context::server(*tlsw::credentials::from_pem(stranger.chain_pem, stranger.leaf_key_pem));
+
+    auto original = client_context();
+    auto copy = original;
+    copy.danger_disable_verification();
+    connection insecure(copy, untrusted_server, localhost());
+    CHECK_FALSE(insecure.handshake());
+    connection verifying(original, untrusted_server, localhost());
+    auto e = verifying.handshake();
+    REQUIRE(e);
+    CHECK(*e == errc::certificate);
+
+    // And the other way round, for a server setting.
+    auto server_ctx = server_context();
+    REQUIRE(server_ctx.trust(env().pki.ca_cert_pem));
+    auto strict = server_ctx;
+    strict.require_client_certificate(true);
+    connection lenient(client_context(), server_ctx, localhost());
+    CHECK_FALSE(lenient.handshake());
+    connection refused(client_context(), strict, localhost());
+    CHECK(refused.handshake());
+}
+
+TEST_CASE("a text policy is checked when loaded and a bad value names its line and key", "[context][policy]") {
+    struct bad_policy {
+        std::string text;
+        std::string named;  // what the message must contain
+    };
+    const auto bad = GENERATE(bad_policy{"allow_tls12 = true\nallow_tls11 = maybe\n", "line 2: key 'allow_tls11'"},
+                              bad_policy{"minimum_rsa_bits = lots\n", "key 'minimum_rsa_bits'"},
+                              bad_policy{"ciphers = AES-128/GCM Rot13\n", "'Rot13'"},
+                              bad_policy{"key_exchange_groups = x25519 curve9999\n", "'curve9999'"},
+                              bad_policy{"# a comment\n\nallow_tls13 = true\n", "line 3: unknown key 'allow_tls13'"},
+                              bad_policy{"srtp_profiles = 1 x\n", "key 'srtp_profiles'"},
+                              bad_policy{"ciphers = AES-128/GCM\nmacs = SHA-256\n", "no TLS 1.2 cipher suite"},
+                              bad_policy{"this line has no equals sign\n", "line 1"});
+    CAPTURE(bad.text);
+    auto ctx = server_context();
+    auto r = ctx.policy(bad.text);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK_THAT(r.error().message(), Catch::Contains(bad.named));
+
+    // The context keeps its previous policy, and still handshakes.
+    connection c(client_context(), ctx, localhost());
+    CHECK_FALSE(c.handshake());
+}
+
+TEST_CASE("a policy file's errors name the file, and a sound policy with every kind of value loads", "[context][policy]") {
+    const auto dir = std::filesystem::temp_directory_path() / ("tlsw-policy-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    {
+        std::ofstream(dir / "policy.txt") << "allow_tls12 = yes please\n";
+    }
+    auto ctx = server_context();
+    auto r = ctx.policy_file(dir / "policy.txt");
+    std::filesystem::remove_all(dir);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == errc::invalid_argument);
+    CHECK_THAT(r.error().message(), Catch::Contains("policy.txt") && Catch::Contains("allow_tls12"));
+    auto missing = ctx.policy_file(dir / "gone.txt");
+    REQUIRE_FALSE(missing);
+    CHECK(missing.error() == errc::transport);
+    CHECK_THAT(missing.error().message(), Catch::Contains("gone.txt"));
+
+    // Control: a sound policy using every kind of value.
+    {
+        auto sound_ctx = server_context();
+        auto sound = sound_ctx.policy(
+            "allow_tls12 = true\nallow_tls11 = False\nciphers = AES-256/GCM AES-128/GCM\nmacs = AEAD\n"
+            "key_exchange_methods = ECDH\nsignature_methods = ECDSA RSA\nsignature_hashes = SHA-256 SHA-384\n"
+            "key_exchange_groups = x25519 secp256r1\nminimum_rsa_bits = 2048\nsession_ticket_lifetime = 3600\n");
+        INFO((sound ? std::string("ok") : sound.error().message()));
+        REQUIRE(sound);
+        connection c(client_context(), sound_ctx, localhost());
+        CHECK_FALSE(c.handshake());
+    }
 }

@@ -1,12 +1,14 @@
 #ifndef TLSW_CONTEXT_HPP
 #define TLSW_CONTEXT_HPP
 
+#include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/detail/engine.hpp>
 #include <tlsw/error.hpp>
 
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,10 +20,40 @@ namespace tlsw {
 /** What the streams of one side share: role, credentials, trust, TLS
     policy, session cache.
 
-    A context is a handle: copies share one state. Configure it first, then
-    make streams from it; from then on it is read-only (the session cache
-    locks itself) and safe to use from any number of threads. Changing it
-    while streams made from it run is a data race.
+    Snapshots (the rule for changes): a stream keeps the configuration its
+    context had when the stream was made, for its whole life. Every setter
+    publishes a new configuration for streams made after it returns; no
+    stream made before sees the change, and nothing a stream uses is ever
+    freed under it.
+
+    Copies are independent: a copy starts with the original's configuration,
+    and a setter called on one never changes the other (disabling
+    verification on a copy leaves the original verifying).
+
+    Threads: every member, setters included, may be called from any number
+    of threads at once on one context object; a stream made concurrently
+    with a setter gets the configuration from before or after that setter,
+    never a mix. Streams made from one context may run in different threads
+    at once.
+
+    Sessions resume only under the configuration that made them. Each
+    configuration has an identity (OpenSSL's session-id context): a hash
+    over role, verification on or off, the system-trust switch, the trust
+    anchors, the credentials, the server's ALPN list and every setting of
+    the TLS policy, including the client-certificate requirement (but not
+    its order of preference, which depends on the CPU for the default). The session
+    cache is shared by the configurations of a context and its copies that
+    have the same identity and cache settings, and by nothing else; session
+    tickets are sealed with a key derived from session_ticket_key() and the
+    identity, so a server with another configuration but the same ticket
+    key cannot open them. A session from another configuration makes a full
+    handshake, never an error.
+
+    Renegotiation is bounded per connection: a server accepts at most 3
+    client renegotiations a minute (allow_client_renegotiation()) and ends
+    a connection after 8 refused ones; a server whose HelloRequest the
+    client talks past (4 records that are not its answer) fails with a
+    handshake_failure instead of holding its writes back forever.
 */
 class context {
 public:
@@ -31,6 +63,7 @@ public:
     static context client() {
         auto state = detail::make_context_state(detail::role::client);
         state->use_system_trust = true;
+        state->publish(nullptr);
         return context(std::move(state));
     }
 
@@ -40,9 +73,26 @@ public:
     static context server(credentials creds) {
         auto state = detail::make_context_state(detail::role::server);
         state->creds = creds.data();
-        state->ticket_key = Botan::SymmetricKey(detail::rng(), 32);
+        state->configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32);
+        state->publish(nullptr);
         return context(std::move(state));
     }
+
+    /** A context with the configuration `other` has now; later changes to
+        either do not reach the other. */
+    context(const context& other) : state_(other.state()) {}
+    context& operator=(const context& other) {
+        if (this != &other) {
+            auto next = other.state();
+            const std::lock_guard lock(mutex_);
+            state_ = std::move(next);
+        }
+        return *this;
+    }
+    /** Moving copies: the source stays a valid context. */
+    context(context&& other) : context(static_cast<const context&>(other)) {}
+    context& operator=(context&& other) { return *this = static_cast<const context&>(other); }
+    ~context() = default;
 
     /** Adds the certificates of a PEM text as trust anchors, all or none:
         a damaged block anywhere (bad base64 or DER, a missing END line)
@@ -55,8 +105,7 @@ public:
         auto certs = detail::parse_certificates(ca_pem, "trust PEM");
         if (!certs)
             return unexpected(certs.error());
-        for (const auto& cert : *certs)
-            state_->trust.add_certificate(cert);
+        add_trust(*certs);
         return {};
     }
 
@@ -70,29 +119,31 @@ public:
         auto certs = detail::parse_certificates(*text, ca_file.string());
         if (!certs)
             return unexpected(certs.error());
-        for (const auto& cert : *certs)
-            state_->trust.add_certificate(cert);
+        add_trust(*certs);
         return {};
     }
 
     /** Whether the system trust store counts (on by default for clients). */
     context& use_system_trust(bool on) {
-        state_->use_system_trust = on;
+        modify([&](detail::context_state& s) { s.use_system_trust = on; });
         return *this;
     }
 
     /** Accepts any peer certificate, for any name. Anyone on the path can
         then read and change the traffic: for tests and diagnostics only. */
     context& danger_disable_verification() {
-        state_->verify = false;
+        modify([](detail::context_state& s) { s.verify = false; });
         return *this;
     }
 
     /** Lets a server accept a client's secure renegotiation (refused with a
-        warning no_renegotiation by default, as OpenSSL 3 does). */
+        warning no_renegotiation by default, as OpenSSL 3 does), at most 3
+        within any minute on one connection: more are refused with a
+        warning no_renegotiation, and a client that sends more than 8 that
+        are refused loses the connection (fatal no_renegotiation). These
+        limits hold for the default policy; a text policy decides alone. */
     context& allow_client_renegotiation(bool allow) {
-        state_->settings.allow_client_renegotiation = allow;
-        state_->settings_changed();
+        modify([&](detail::context_state& s) { s.settings.allow_client_renegotiation = allow; });
         return *this;
     }
 
@@ -100,8 +151,7 @@ public:
         certificate. A server asks for one whenever trust() gave it CAs;
         without this, a client may decline. */
     context& require_client_certificate(bool require) {
-        state_->settings.require_client_certificate = require;
-        state_->settings_changed();
+        modify([&](detail::context_state& s) { s.settings.require_client_certificate = require; });
         return *this;
     }
 
@@ -109,64 +159,127 @@ public:
         client offers to take them. On by default; resumption by session ID
         works either way. */
     context& session_tickets(bool on) {
-        state_->settings.session_tickets = on;
-        state_->settings_changed();
-        if (!on)
-            state_->ticket_key = Botan::SymmetricKey();
-        else if (state_->side == detail::role::server && state_->ticket_key.length() == 0)
-            state_->ticket_key = Botan::SymmetricKey(detail::rng(), 32);
+        modify([&](detail::context_state& s) {
+            s.settings.session_tickets = on;
+            if (!on)
+                s.configured_ticket_key = Botan::SymmetricKey();
+            else if (s.side == detail::role::server && s.configured_ticket_key.length() == 0)
+                s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32);
+        });
         return *this;
     }
 
     /** Sets a server's ticket encryption key (at least 32 bytes), so that
-        several servers, or a restarted one, accept each other's tickets.
-        Returns invalid_argument for a shorter key. */
+        several servers, or a restarted one, accept each other's tickets
+        when they are configured alike (see the class comment). Returns
+        invalid_argument for a shorter key. */
     result<void> session_ticket_key(std::span<const std::byte> key) {
         if (key.size() < 32)
             return unexpected(tls_error(errc::invalid_argument));
-        state_->ticket_key = Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        modify([&](detail::context_state& s) {
+            s.configured_ticket_key =
+                Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        });
         return {};
+    }
+
+    /** Turns the session cache on or off and sets how many sessions it
+        holds: a client caches the sessions it may resume, keyed by server
+        name and port; a server caches session IDs. On, with 1000 sessions,
+        by default; max_sessions 0 turns it off. When full, a new session
+        replaces the oldest, to the second (Botan orders them by session
+        ID, which starts with a timestamp); each lives at most 2 hours.
+        Changing either starts an empty cache for streams made from then
+        on. Tickets are separate: session_tickets(). */
+    context& session_cache(bool on, std::size_t max_sessions = 1000) {
+        modify([&](detail::context_state& s) {
+            s.session_cache = on && max_sessions > 0;
+            s.session_cache_size = max_sessions;
+        });
+        return *this;
     }
 
     /** Replaces the default TLS policy by one in Botan's text format (the
         `key = value` lines of `botan tls_server --policy`); the file then
-        also governs renegotiation and client certificates. Returns
-        invalid_argument when it does not parse. */
-    result<void> policy(std::string_view text) {
-        if (!state_->load_text_policy(std::string(text)))
-            return unexpected(tls_error(errc::invalid_argument));
+        also governs renegotiation and client certificates. Every value is
+        checked now: an unknown key, a value of the wrong kind, an unknown
+        algorithm name or a policy that leaves no TLS 1.2 cipher suite is a
+        config_error (invalid_argument) naming the line and key, and the
+        context keeps its previous policy. */
+    config_result<void> policy(std::string_view text) {
+        const std::string copy(text);
+        if (auto problem = detail::check_policy_text(copy))
+            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(*problem)));
+        std::shared_ptr<const Botan::TLS::Policy> parsed;
+        try {
+            parsed = std::make_shared<Botan::TLS::Text_Policy>(copy);
+        } catch (const std::exception& e) {
+            return unexpected(config_error(tls_error(errc::invalid_argument), std::string("policy: ") + e.what()));
+        }
+        modify([&](detail::context_state& s) { s.text_policy = std::move(parsed); });
         return {};
     }
 
-    /** Reads a policy file, as policy(). */
-    result<void> policy_file(const std::filesystem::path& file) {
-        auto text = detail::read_file(file);
+    /** Reads a policy file, as policy(); the error names the file. A file
+        that cannot be read is errc::transport carrying the OS error. */
+    config_result<void> policy_file(const std::filesystem::path& file) {
+        auto text = detail::load_file(file);
         if (!text)
             return unexpected(text.error());
-        return policy(*text);
+        auto r = policy(*text);
+        if (!r)
+            return unexpected(config_error(r.error().error(), file.string() + ": " + r.error().detail()));
+        return {};
     }
 
     /** A server's supported ALPN protocols, most preferred first. */
     context& alpn(std::vector<std::string> protocols) {
-        state_->alpn = std::move(protocols);
+        modify([&](detail::context_state& s) { s.alpn = std::move(protocols); });
         return *this;
     }
 
     /** Credentials a client presents when the server asks for a certificate. */
     context& client_certificate(credentials creds) {
-        state_->creds = creds.data();
+        modify([&](detail::context_state& s) { s.creds = creds.data(); });
         return *this;
     }
 
-    bool is_server() const noexcept { return state_->side == detail::role::server; }
+    bool is_server() const { return state()->side == detail::role::server; }
 
-    /** The shared state, for tls_stream. */
-    std::shared_ptr<const detail::context_state> state() const noexcept { return state_; }
+    /** The current configuration snapshot, for tls_stream: immutable, kept
+        alive by whoever holds it. */
+    std::shared_ptr<const detail::context_state> state() const {
+        const std::lock_guard lock(mutex_);
+        return state_;
+    }
 
 private:
-    explicit context(std::shared_ptr<detail::context_state> state) : state_(std::move(state)) {}
+    explicit context(std::shared_ptr<const detail::context_state> state) : state_(std::move(state)) {}
 
-    std::shared_ptr<detail::context_state> state_;
+    /** Adds trust anchors to a new snapshot's store (the old one may be in use). */
+    void add_trust(const std::vector<Botan::X509_Certificate>& certs) {
+        modify([&](detail::context_state& s) {
+            auto store = std::make_shared<Botan::Certificate_Store_In_Memory>(*s.trust);
+            for (const auto& cert : certs)
+                store->add_certificate(cert);
+            s.trust = std::move(store);
+        });
+    }
+
+    /** Copy-on-write: changes a copy of the current snapshot, derives its
+        identity, ticket key and cache, and publishes it. Streams hold the
+        old snapshot for as long as they live. */
+    template <class Change>
+    void modify(Change&& change) {
+        const std::lock_guard lock(mutex_);
+        auto next = std::make_shared<detail::context_state>(*state_);
+        change(*next);
+        next->publish(state_.get());
+        state_ = std::move(next);
+    }
+
+    mutable std::mutex mutex_;
+    std::shared_ptr<const detail::context_state> state_;
 };
 
 }  // namespace tlsw

@@ -28,6 +28,7 @@ enum class errc : std::uint8_t {
     bad_write_retry,    ///< a write retry did not pass the same buffer the contract requires
     invalid_argument,   ///< an argument the call cannot accept
     invalid_state,      ///< the call is not allowed in the stream's current state
+    missing_server_name, ///< a verifying client was given no server name to check the certificate against
 };
 
 /** Why a peer certificate was rejected. */
@@ -140,6 +141,9 @@ public:
         case errc::bad_write_retry: return "write retried with a different buffer";
         case errc::invalid_argument: return "invalid argument";
         case errc::invalid_state: return "operation not allowed in the stream's state";
+        case errc::missing_server_name:
+            return "a client that verifies the server needs stream_options::server_name to check its "
+                   "certificate against (only danger_disable_verification() connects without one)";
         }
         return "unknown tlsw error";
     }

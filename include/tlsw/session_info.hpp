@@ -19,6 +19,14 @@ struct session_info {
     bool resumed = false;          ///< the last handshake resumed a cached session (ID or ticket)
     std::uint32_t handshakes = 0;  ///< completed handshakes: 1 + accepted renegotiations
     std::uint32_t renegotiations_refused = 0;  ///< renegotiations refused by either side
+    /** The peer presented a certificate chain that this side verified: a
+        server's client authenticated itself. On a resumed session, the
+        chain verified when the session was first made (sessions resume
+        only under the configuration that verified them). False when
+        verification is off or the peer sent no certificate. */
+    bool peer_verified = false;
+    /** The common name of the peer's leaf certificate, or empty. */
+    std::string peer_common_name;
 };
 
 }  // namespace tlsw

@@ -1,19 +1,20 @@
 #ifndef TLSW_DETAIL_ENGINE_HPP
 #define TLSW_DETAIL_ENGINE_HPP
 
-// The only file that names Botan::TLS: moving to another TLS backend (Botan 3
-// and TLS 1.3) touches this file alone.
+// With detail/context_state.hpp (its configuration side), the only code that
+// names Botan::TLS: moving to another TLS backend (Botan 3 and TLS 1.3)
+// touches these files alone.
 
 #include <tlsw/credentials.hpp>
 #include <tlsw/error.hpp>
 #include <tlsw/session_info.hpp>
 
-#include <botan/certstor.h>
-#include <botan/certstor_system.h>
-#include <botan/credentials_manager.h>
+#include <tlsw/detail/context_state.hpp>
 #include <tlsw/detail/rng.hpp>
+
 #include <botan/tls_client.h>
 #include <botan/tls_exceptn.h>
+#include <botan/tls_extensions.h>
 #include <botan/tls_handshake_msg.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
@@ -29,181 +30,6 @@
 #include <vector>
 
 namespace tlsw::detail {
-
-enum class role : unsigned char { client, server };
-
-/** tlsw's default TLS 1.2 policy: forward-secret AEAD suites only, secure
-    renegotiation only, AES-GCM first where the CPU accelerates it. */
-class default_policy final : public Botan::TLS::Policy {
-public:
-    struct settings {
-        bool allow_client_renegotiation = false;
-        bool require_client_certificate = false;
-        bool session_tickets = true;
-    };
-
-    /** `requested`, when given, is true while this server's own HelloRequest
-        is outstanding: Botan 2 checks allow_client_initiated_renegotiation()
-        on the ClientHello that answers it too, and would refuse the
-        renegotiation it asked for. */
-    explicit default_policy(settings s, const bool* requested = nullptr)
-        : settings_(s), requested_(requested), ciphers_(preferred_ciphers()) {}
-
-    std::vector<std::string> allowed_ciphers() const override { return ciphers_; }
-    std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
-    // ECDHE only: no static RSA (no forward secrecy), no experimental CECPQ1.
-    std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
-    std::vector<std::string> allowed_signature_methods() const override { return {"ECDSA", "RSA"}; }
-    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
-        return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
-    }
-    bool allow_tls10() const override { return false; }
-    bool allow_tls11() const override { return false; }
-    bool allow_insecure_renegotiation() const override { return false; }
-    // OpenSSL 3's defaults: a client follows a server's HelloRequest; a
-    // server refuses a client's renegotiation unless told otherwise.
-    bool allow_server_initiated_renegotiation() const override { return true; }
-    bool allow_client_initiated_renegotiation() const override {
-        return settings_.allow_client_renegotiation || (requested_ && *requested_);
-    }
-    bool require_client_certificate_authentication() const override { return settings_.require_client_certificate; }
-    // A zero lifetime makes a Botan client stop offering the ticket extension.
-    std::uint32_t session_ticket_lifetime() const override { return settings_.session_tickets ? 86400 : 0; }
-    // Verification is ours (engine::tls_verify_cert_chain); real chains
-    // rarely come with CRL or OCSP data for every intermediate.
-    bool require_cert_revocation_info() const override { return false; }
-
-private:
-    static std::vector<std::string> preferred_ciphers() {
-        // Botan's own order puts ChaCha20 first, about 3x slower than
-        // AES-GCM on CPUs with AES and carry-less multiply instructions.
-        if (has_aes_instructions())
-            return {"AES-128/GCM", "AES-256/GCM", "ChaCha20Poly1305"};
-        return {"ChaCha20Poly1305", "AES-128/GCM", "AES-256/GCM"};
-    }
-
-    static bool has_aes_instructions() noexcept {
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
-        // Botan's own CPUID header is slated to become internal.
-        return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
-#elif defined(__aarch64__) && defined(__ARM_FEATURE_CRYPTO)
-        return true;
-#else
-        return false;
-#endif
-    }
-
-    settings settings_;
-    const bool* requested_;
-    std::vector<std::string> ciphers_;
-};
-
-/** What streams made from one context share. Immutable once a stream uses
-    it, except the session manager, which locks itself. */
-struct context_state {
-    role side = role::client;
-    bool verify = true;
-    bool use_system_trust = false;
-    default_policy::settings settings;
-    bool text_policy = false;  // a policy file replaced the default policy and its settings
-    std::shared_ptr<const credential_data> creds;
-    Botan::Certificate_Store_In_Memory trust;
-    std::vector<std::string> alpn;  // a server's supported protocols, most preferred first
-    std::shared_ptr<const Botan::TLS::Policy> policy;
-    std::unique_ptr<Botan::TLS::Session_Manager> sessions;
-    Botan::SymmetricKey ticket_key;  // empty: no session tickets
-
-    mutable std::once_flag system_trust_once;
-    mutable std::unique_ptr<Botan::Certificate_Store> system_trust;
-
-    const Botan::TLS::Policy& tls_policy() const { return *policy; }
-
-    /** Rebuilds the default policy after a setting changed; a text policy stays as loaded. */
-    void settings_changed() {
-        if (!text_policy)
-            policy = std::make_shared<default_policy>(settings);
-    }
-
-    /** Replaces the policy by Botan's text format ("key = value" lines, as
-        in `botan tls_server --policy`); false when it does not parse. */
-    bool load_text_policy(const std::string& text) {
-        try {
-            policy = std::make_shared<Botan::TLS::Text_Policy>(text);
-            text_policy = true;
-            return true;
-        } catch (const std::exception&) {
-            return false;
-        }
-    }
-
-    std::vector<Botan::Certificate_Store*> trust_stores() const {
-        std::vector<Botan::Certificate_Store*> stores{const_cast<Botan::Certificate_Store_In_Memory*>(&trust)};
-        if (use_system_trust) {
-            std::call_once(system_trust_once, [this] {
-                try {
-                    system_trust = std::make_unique<Botan::System_Certificate_Store>();
-                } catch (const std::exception&) {
-                    // No system bundle: only the context's own trust applies.
-                }
-            });
-            if (system_trust)
-                stores.push_back(system_trust.get());
-        }
-        return stores;
-    }
-};
-
-inline std::shared_ptr<context_state> make_context_state(role side) {
-    auto state = std::make_shared<context_state>();
-    state->side = side;
-    state->policy = std::make_shared<default_policy>(state->settings);
-    state->sessions = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(rng());
-    return state;
-}
-
-/** Hands Botan the context's certificates, trust and ticket key. Read-only,
-    so one instance serves every stream of a context. */
-class credentials_provider final : public Botan::Credentials_Manager {
-public:
-    explicit credentials_provider(const context_state& ctx) : ctx_(ctx) {}
-
-    std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
-                                                                           const std::string&) override {
-        // A server asks for client certificates only when it trusts someone
-        // (Botan sends a CertificateRequest naming these CAs).
-        if (type == "tls-server" && ctx_.trust.all_subjects().empty())
-            return {};
-        return ctx_.trust_stores();
-    }
-
-    std::vector<Botan::X509_Certificate> find_cert_chain(const std::vector<std::string>& key_types,
-                                                         const std::vector<Botan::X509_DN>&, const std::string&,
-                                                         const std::string&) override {
-        if (!ctx_.creds)
-            return {};
-        const auto algo = ctx_.creds->key->algo_name();
-        if (std::find(key_types.begin(), key_types.end(), algo) == key_types.end())
-            return {};
-        return ctx_.creds->chain;
-    }
-
-    Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
-                                        const std::string&) override {
-        if (ctx_.creds && !ctx_.creds->chain.empty() && cert == ctx_.creds->chain.front())
-            return ctx_.creds->key.get();
-        return nullptr;
-    }
-
-    Botan::SymmetricKey psk(const std::string& type, const std::string& context, const std::string& identity) override {
-        if (type == "tls-server" && context == "session-ticket" && ctx_.ticket_key.length() > 0)
-            return ctx_.ticket_key;
-        // The base class throws, which Botan reads as "no tickets".
-        return Botan::Credentials_Manager::psk(type, context, identity);
-    }
-
-private:
-    const context_state& ctx_;
-};
 
 /** Where the engine may hand ciphertext directly (write-through): returns
     how many bytes it took; the engine queues the rest. */
@@ -241,8 +67,17 @@ public:
                 // Verifying a server means checking its name: without one any
                 // certificate from a trusted CA would pass.
                 if (ctx_->verify && server_name.empty()) {
-                    fail(tls_error(errc::invalid_argument));
+                    fail(tls_error(errc::missing_server_name));
                     return;
+                }
+                // An address is checked against the certificate's IP SANs
+                // and never sent as SNI (RFC 6066 section 3); the cache key
+                // drops the brackets so "[::1]" and "::1" share sessions.
+                if (auto ip = ip_address(server_name)) {
+                    server_ip_ = std::move(*ip);
+                    info_.server_name.clear();  // no SNI is sent
+                    if (server_name.front() == '[')
+                        server_name = server_name.substr(1, server_name.size() - 2);
                 }
                 channel_ = std::make_unique<Botan::TLS::Client>(
                     callbacks, *ctx_->sessions, creds_, ctx_->tls_policy(), rng(),
@@ -251,7 +86,8 @@ public:
             } else {
                 const Botan::TLS::Policy* policy = &ctx_->tls_policy();
                 if (!ctx_->text_policy) {
-                    own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_);
+                    own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_,
+                                                                   &renegotiations_);
                     policy = own_policy_.get();
                 }
                 channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, *policy,
@@ -387,6 +223,7 @@ public:
             if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
                 return false;
             hello_request_outstanding_ = true;
+            records_ignoring_request_ = 0;
         }
         guard([&] {
             channel_->renegotiate(false);
@@ -492,6 +329,10 @@ private:
             ++info_.renegotiations_refused;
         } else if (a.is_fatal()) {
             fail(remote_error(type));
+        } else if (hello_request_outstanding_ && ++records_ignoring_request_ > hello_request_patience) {
+            // The client talks past our HelloRequest: writes held back for
+            // it would wait forever (RFC 5246 7.4.1.1 lets us end it).
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::HANDSHAKE_FAILURE, "client ignores the HelloRequest");
         }
     }
 
@@ -513,6 +354,16 @@ private:
         // A server learns the client's SNI name here.
         if (ctx_->side == role::server)
             info_.server_name = session.server_info().hostname();
+        // A resumed session carries the chain verified when it was made,
+        // under the same configuration (its identity): still verified.
+        const auto& certs = session.peer_certs();
+        info_.peer_verified = ctx_->verify && !certs.empty();
+        info_.peer_common_name.clear();
+        if (!certs.empty()) {
+            const auto cn = certs.front().subject_info("X520.CommonName");
+            if (!cn.empty())
+                info_.peer_common_name = cn.front();
+        }
         return true;
     }
 
@@ -553,16 +404,29 @@ private:
         }
         const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
         // A Botan server passes its own SNI name along with a client's
-        // chain; a client certificate names a client, not that host.
-        const std::string& name = usage == Botan::Usage_Type::TLS_CLIENT_AUTH ? std::string() : hostname;
+        // chain; a client certificate names a client, not that host. An
+        // address is matched below, against IP SANs only.
+        const bool server_auth = usage != Botan::Usage_Type::TLS_CLIENT_AUTH;
+        const std::string& name = server_auth && server_ip_.empty() ? hostname : std::string();
         const auto result = Botan::x509_path_validate(chain, restrictions, roots, name, usage,
                                                       std::chrono::system_clock::now(), std::chrono::milliseconds(0),
                                                       ocsp);
-        if (result.successful_validation())
-            return;
+        if (result.successful_validation()) {
+            if (!server_auth || server_ip_.empty() || has_ip_san(chain.front(), server_ip_))
+                return;
+            cert_reason_ = certificate_reason::name_mismatch;
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, "no IP SAN matches " + hostname);
+        }
         const auto [reason, alert_type] = classify(result.result());
         cert_reason_ = reason;
         throw Botan::TLS::TLS_Exception(alert_type, "certificate verification failed: " + result.result_string());
+    }
+
+    void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
+        // RFC 6066 section 3: literal IPv4 and IPv6 addresses are not
+        // permitted in a server_name; Botan 2 would send one.
+        if (side == Botan::TLS::CLIENT && !server_ip_.empty())
+            extensions.remove_extension(Botan::TLS::TLSEXT_SERVER_NAME_INDICATION);
     }
 
     std::string tls_server_choose_app_protocol(const std::vector<std::string>& offered) override {
@@ -617,6 +481,9 @@ private:
     unsigned alerts_emitted_ = 0;
     static constexpr std::uint8_t record_type_alert = 21;
     std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
+    default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
+    std::vector<std::uint8_t> server_ip_;  // a client's server name, when it is an IP address
+    unsigned records_ignoring_request_ = 0;  // warning alerts received while our HelloRequest is outstanding
     bool peer_closed_ = false;
     bool local_closed_ = false;
 

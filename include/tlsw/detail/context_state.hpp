@@ -1,0 +1,570 @@
+#ifndef TLSW_DETAIL_CONTEXT_STATE_HPP
+#define TLSW_DETAIL_CONTEXT_STATE_HPP
+
+// The configuration side of the engine: what a context hands its streams
+// (an immutable snapshot), the policy, the credentials Botan asks for, the
+// session identity that binds a resumable session to the configuration that
+// made it, and the checks on policy text and server names. Together with
+// engine.hpp, the only code that names Botan::TLS.
+
+#include <tlsw/config_error.hpp>
+#include <tlsw/credentials.hpp>
+#include <tlsw/detail/rng.hpp>
+
+#include <botan/ber_dec.h>
+#include <botan/certstor.h>
+#include <botan/certstor_system.h>
+#include <botan/credentials_manager.h>
+#include <botan/hash.h>
+#include <botan/mac.h>
+#include <botan/tls_algos.h>
+#include <botan/tls_ciphersuite.h>
+#include <botan/tls_policy.h>
+#include <botan/tls_session_manager.h>
+#include <botan/pkix_types.h>
+#include <botan/x509_ext.h>
+#include <botan/x509cert.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace tlsw::detail {
+
+enum class role : unsigned char { client, server };
+
+/** Client renegotiations a server accepts per connection: at most
+    `renegotiation_burst` within any `renegotiation_window`. Further ones
+    in that window are refused with a warning no_renegotiation; after
+    `renegotiation_refusals_fatal` refusals on one connection (whether the
+    server allows renegotiation or not) the next ClientHello ends it with a
+    fatal no_renegotiation alert. Each accepted renegotiation is a full
+    public-key handshake of work for us and almost none for the peer. */
+inline constexpr unsigned renegotiation_burst = 3;
+inline constexpr std::chrono::seconds renegotiation_window{60};
+inline constexpr unsigned renegotiation_refusals_fatal = 8;
+
+/** Records a server takes from a client that does not answer its
+    HelloRequest before it gives up with a fatal handshake_failure: writes
+    are held back while the request is outstanding. Application data in
+    that time is fatal at once (Botan 2 cannot interleave it), so only
+    warning alerts count; a silent client is bounded by the transport (a
+    read timeout, or want_read on a nonblocking one). */
+inline constexpr unsigned hello_request_patience = 4;
+
+/** tlsw's default TLS 1.2 policy: forward-secret AEAD suites only, secure
+    renegotiation only, AES-GCM first where the CPU accelerates it. */
+class default_policy final : public Botan::TLS::Policy {
+public:
+    struct settings {
+        bool allow_client_renegotiation = false;
+        bool require_client_certificate = false;
+        bool session_tickets = true;
+    };
+
+    /** One server connection's count of the client's renegotiations
+        (the limits are renegotiation_burst and its neighbours). */
+    struct connection_state {
+        unsigned accepted = 0;  // in the window that started at window_start
+        std::chrono::steady_clock::time_point window_start{};
+        unsigned refused = 0;
+
+        /** Decides on one client-initiated renegotiation. */
+        bool admit(bool allowed) {
+            const auto now = std::chrono::steady_clock::now();
+            if (allowed) {
+                if (accepted == 0 || now - window_start >= renegotiation_window) {
+                    window_start = now;
+                    accepted = 0;
+                }
+                if (accepted < renegotiation_burst) {
+                    ++accepted;
+                    return true;
+                }
+            }
+            ++refused;
+            return false;
+        }
+    };
+
+    /** `requested`, when given, is true while this server's own HelloRequest
+        is outstanding: Botan 2 checks allow_client_initiated_renegotiation()
+        on the ClientHello that answers it too, and would refuse the
+        renegotiation it asked for. */
+    explicit default_policy(settings s, const bool* requested = nullptr, connection_state* connection = nullptr)
+        : settings_(s), requested_(requested), connection_(connection), ciphers_(preferred_ciphers()) {}
+
+    std::vector<std::string> allowed_ciphers() const override { return ciphers_; }
+    std::vector<std::string> allowed_macs() const override { return {"AEAD"}; }
+    // ECDHE only: no static RSA (no forward secrecy), no experimental CECPQ1.
+    std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
+    std::vector<std::string> allowed_signature_methods() const override { return {"ECDSA", "RSA"}; }
+    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
+        return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
+    }
+    bool allow_tls10() const override { return false; }
+    bool allow_tls11() const override { return false; }
+    bool allow_insecure_renegotiation() const override { return false; }
+    // OpenSSL 3's defaults: a client follows a server's HelloRequest; a
+    // server refuses a client's renegotiation unless told otherwise.
+    bool allow_server_initiated_renegotiation() const override { return true; }
+    bool allow_client_initiated_renegotiation() const override {
+        if (requested_ && *requested_)
+            return true;
+        // Botan asks once per ClientHello on an established connection.
+        if (!connection_)
+            return settings_.allow_client_renegotiation;
+        return connection_->admit(settings_.allow_client_renegotiation);
+    }
+    // Asked right after a refusal: warnings first, then the connection ends.
+    bool abort_connection_on_undesired_renegotiation() const override {
+        return connection_ && connection_->refused > renegotiation_refusals_fatal;
+    }
+    bool require_client_certificate_authentication() const override { return settings_.require_client_certificate; }
+    // A zero lifetime makes a Botan client stop offering the ticket extension.
+    std::uint32_t session_ticket_lifetime() const override { return settings_.session_tickets ? 86400 : 0; }
+    // Verification is ours (engine::tls_verify_cert_chain); real chains
+    // rarely come with CRL or OCSP data for every intermediate.
+    bool require_cert_revocation_info() const override { return false; }
+
+private:
+    static std::vector<std::string> preferred_ciphers() {
+        // Botan's own order puts ChaCha20 first, about 3x slower than
+        // AES-GCM on CPUs with AES and carry-less multiply instructions.
+        if (has_aes_instructions())
+            return {"AES-128/GCM", "AES-256/GCM", "ChaCha20Poly1305"};
+        return {"ChaCha20Poly1305", "AES-128/GCM", "AES-256/GCM"};
+    }
+
+    static bool has_aes_instructions() noexcept {
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__))
+        // Botan's own CPUID header is slated to become internal.
+        return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#elif defined(__aarch64__) && defined(__ARM_FEATURE_CRYPTO)
+        return true;
+#else
+        return false;
+#endif
+    }
+
+    settings settings_;
+    const bool* requested_;
+    connection_state* connection_;
+    std::vector<std::string> ciphers_;
+};
+
+// ---- policy text ---------------------------------------------------------
+
+/** Checks a policy in Botan's text format ("key = value" lines) before
+    anything uses it: Text_Policy parses its values only when the handshake
+    asks for them, so a bad value would otherwise fail the first handshake
+    with a decode_error. Returns the sentence naming the line and key, or
+    nothing when the policy is sound. */
+inline std::optional<std::string> check_policy_text(const std::string& text) {
+    enum class kind { boolean, number, ciphers, macs, kex, sig_methods, sig_hashes, groups, numbers };
+    static const std::map<std::string, kind, std::less<>> keys = {
+        {"use_ecc_point_compression", kind::boolean},
+        {"allow_tls10", kind::boolean},
+        {"allow_tls11", kind::boolean},
+        {"allow_tls12", kind::boolean},
+        {"allow_dtls10", kind::boolean},
+        {"allow_dtls12", kind::boolean},
+        {"allow_insecure_renegotiation", kind::boolean},
+        {"include_time_in_hello_random", kind::boolean},
+        {"require_client_certificate_authentication", kind::boolean},
+        {"allow_client_initiated_renegotiation", kind::boolean},
+        {"allow_server_initiated_renegotiation", kind::boolean},
+        {"server_uses_own_ciphersuite_preferences", kind::boolean},
+        {"negotiate_encrypt_then_mac", kind::boolean},
+        {"support_cert_status_message", kind::boolean},
+        {"require_cert_revocation_info", kind::boolean},
+        {"hide_unknown_users", kind::boolean},
+        {"send_fallback_scsv", kind::boolean},
+        {"minimum_ecdh_group_size", kind::number},
+        {"minimum_ecdsa_group_size", kind::number},
+        {"minimum_dh_group_size", kind::number},
+        {"minimum_rsa_bits", kind::number},
+        {"minimum_signature_strength", kind::number},
+        {"dtls_default_mtu", kind::number},
+        {"dtls_initial_timeout", kind::number},
+        {"dtls_maximum_timeout", kind::number},
+        {"session_ticket_lifetime", kind::number},
+        {"ciphers", kind::ciphers},
+        {"macs", kind::macs},
+        {"key_exchange_methods", kind::kex},
+        {"signature_methods", kind::sig_methods},
+        {"signature_hashes", kind::sig_hashes},
+        {"key_exchange_groups", kind::groups},
+        {"groups", kind::groups},
+        {"srtp_profiles", kind::numbers},
+    };
+    // The names Botan knows, from its own cipher suite table.
+    static const auto known = [] {
+        std::map<kind, std::set<std::string, std::less<>>> names;
+        for (const auto& suite : Botan::TLS::Ciphersuite::all_known_ciphersuites()) {
+            names[kind::ciphers].insert(suite.cipher_algo());
+            names[kind::macs].insert(suite.mac_algo());
+            names[kind::kex].insert(suite.kex_algo());
+            names[kind::sig_methods].insert(suite.sig_algo());
+        }
+        names[kind::sig_hashes] = {"SHA-1", "SHA-224", "SHA-256", "SHA-384", "SHA-512"};
+        return names;
+    }();
+    const auto trim = [](std::string_view s) {
+        const auto b = s.find_first_not_of(" \t\r");
+        if (b == std::string_view::npos)
+            return std::string_view();
+        return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+    };
+    const auto is_number = [](std::string_view v) {
+        return !v.empty() && v.size() <= 10 && std::all_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; }) &&
+               std::stoull(std::string(v)) <= 0xFFFFFFFFull;
+    };
+    const auto words = [](std::string_view v) {
+        std::vector<std::string> out;
+        std::size_t i = 0;
+        while (i < v.size()) {
+            const auto end = std::min(v.find(' ', i), v.size());
+            if (end > i)
+                out.emplace_back(v.substr(i, end - i));
+            i = end + 1;
+        }
+        return out;
+    };
+
+    std::size_t line_no = 0;
+    std::string_view rest = text;
+    while (!rest.empty()) {
+        ++line_no;
+        const auto nl = rest.find('\n');
+        std::string_view line = rest.substr(0, nl);
+        rest = nl == std::string_view::npos ? std::string_view() : rest.substr(nl + 1);
+        line = trim(line.substr(0, line.find('#')));
+        if (line.empty())
+            continue;
+        const std::string where = "policy line " + std::to_string(line_no);
+        const auto eq = line.find('=');
+        if (eq == std::string_view::npos)
+            return where + ": expected 'key = value', got '" + std::string(line) + "'";
+        const std::string key(trim(line.substr(0, eq)));
+        const std::string value(trim(line.substr(eq + 1)));
+        const auto it = keys.find(key);
+        if (it == keys.end())
+            return where + ": unknown key '" + key + "'";
+        const std::string bad = where + ": key '" + key + "' has a bad value '" + value + "': ";
+        switch (it->second) {
+        case kind::boolean:
+            if (value != "true" && value != "True" && value != "false" && value != "False")
+                return bad + "expected true or false";
+            break;
+        case kind::number:
+            if (!is_number(value))
+                return bad + "expected a whole number";
+            break;
+        case kind::numbers:
+            for (const auto& w : words(value))
+                if (!is_number(w) || std::stoul(w) > 0xFFFF)
+                    return bad + "'" + w + "' is not a 16-bit number";
+            break;
+        case kind::groups:
+            // Botan drops a group it does not know; its name table is
+            // not exported, so ask it one group at a time.
+            for (const auto& w : words(value))
+                if (Botan::TLS::Text_Policy("key_exchange_groups = " + w).key_exchange_groups().empty())
+                    return bad + "unknown group '" + w + "'";
+            break;
+        default:
+            for (const auto& w : words(value))
+                if (!known.at(it->second).contains(w))
+                    return bad + "unknown name '" + w + "'";
+            break;
+        }
+    }
+
+    // What the values combine to: Botan's own parse, and a TLS 1.2 policy
+    // that leaves no cipher suite would fail every handshake.
+    const std::string no_suite =
+        "policy: no TLS 1.2 cipher suite is left by its ciphers, macs, key_exchange_methods and signature_methods";
+    try {
+        const Botan::TLS::Text_Policy policy(text);
+        if (!policy.allow_tls12())
+            return std::nullopt;
+        try {
+            // Botan throws when nothing is left, or may return an empty list.
+            if (policy.ciphersuite_list(Botan::TLS::Protocol_Version::TLS_V12, false).empty())
+                return no_suite;
+        } catch (const std::exception&) {
+            return no_suite;
+        }
+    } catch (const std::exception& e) {
+        return std::string("policy: ") + e.what();
+    }
+    return std::nullopt;
+}
+
+// ---- server names ----------------------------------------------------------
+
+/** The bytes of an IP address literal (IPv4 dotted quad, IPv6, either in
+    brackets), or nothing for a DNS name. */
+inline std::optional<std::vector<std::uint8_t>> ip_address(std::string_view name) {
+    if (name.size() >= 2 && name.front() == '[' && name.back() == ']')
+        name = name.substr(1, name.size() - 2);
+    const std::string text(name);
+    std::array<std::uint8_t, 16> bytes{};
+    if (::inet_pton(AF_INET, text.c_str(), bytes.data()) == 1)
+        return std::vector<std::uint8_t>(bytes.begin(), bytes.begin() + 4);
+    if (::inet_pton(AF_INET6, text.c_str(), bytes.data()) == 1)
+        return std::vector<std::uint8_t>(bytes.begin(), bytes.end());
+    return std::nullopt;
+}
+
+/** Whether `cert` has an iPAddress subject alternative name equal to `ip`.
+    The SAN is decoded here rather than through Botan's AlternativeName,
+    which drops 16-byte (IPv6) addresses when it parses a certificate; an
+    address never matches a DNS name or the common name (RFC 6125 1.7.2). */
+inline bool has_ip_san(const Botan::X509_Certificate& cert, const std::vector<std::uint8_t>& ip) {
+    static const Botan::OID san_oid = Botan::OID::from_string("X509v3.SubjectAlternativeName");
+    try {
+        const auto raw = cert.v3_extensions().extensions_raw();
+        const auto it = raw.find(san_oid);
+        if (it == raw.end())
+            return false;
+        Botan::BER_Decoder outer(it->second.first);
+        Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
+        while (names.more_items()) {
+            const Botan::BER_Object name = names.get_next_object();
+            if (name.is_a(7, Botan::CONTEXT_SPECIFIC) && name.length() == ip.size() &&
+                std::equal(ip.begin(), ip.end(), name.bits()))
+                return true;
+        }
+    } catch (const std::exception&) {
+        // A SAN that does not decode names nothing.
+    }
+    return false;
+}
+
+// ---- the snapshot ----------------------------------------------------------
+
+/** The system trust store, loaded on first use and shared by every
+    snapshot of a context (it never changes under them). */
+class system_trust_store {
+public:
+    Botan::Certificate_Store* get() const {
+        std::call_once(once_, [this] {
+            try {
+                store_ = std::make_unique<Botan::System_Certificate_Store>();
+            } catch (const std::exception&) {
+                // No system bundle: only the context's own trust applies.
+            }
+        });
+        return store_.get();
+    }
+
+private:
+    mutable std::once_flag once_;
+    mutable std::unique_ptr<Botan::Certificate_Store> store_;
+};
+
+/** One configuration of a context, as streams see it: immutable once
+    published (context makes a new one for every change), so a stream's
+    Botan channel can hold references into it for its whole life. Only the
+    session cache changes, and it locks itself. */
+struct context_state {
+    // ---- what the user set ----
+    role side = role::client;
+    bool verify = true;
+    bool use_system_trust = false;
+    default_policy::settings settings;
+    std::shared_ptr<const Botan::TLS::Policy> text_policy;  // replaces the default policy and its settings
+    std::shared_ptr<const credential_data> creds;
+    std::shared_ptr<const Botan::Certificate_Store_In_Memory> trust =
+        std::make_shared<Botan::Certificate_Store_In_Memory>();
+    std::vector<std::string> alpn;  // a server's supported protocols, most preferred first
+    Botan::SymmetricKey configured_ticket_key;  // empty: no session tickets
+    bool session_cache = true;
+    std::size_t session_cache_size = 1000;
+    std::shared_ptr<const system_trust_store> system_trust = std::make_shared<system_trust_store>();
+
+    // ---- derived by publish() ----
+    std::shared_ptr<const Botan::TLS::Policy> policy;
+    /** A hash over every setting that decides who may connect (OpenSSL's
+        session-id context): sessions resume only under the same one. */
+    std::vector<std::uint8_t> identity;
+    /** The key tickets are sealed with: derived from the configured key and
+        the identity, so another configuration sharing the configured key
+        cannot open them and makes a full handshake instead. */
+    Botan::SymmetricKey ticket_key;
+    std::shared_ptr<Botan::TLS::Session_Manager> sessions;
+
+    const Botan::TLS::Policy& tls_policy() const { return *policy; }
+
+    std::vector<Botan::Certificate_Store*> trust_stores() const {
+        // Botan's interface wants mutable pointers; it only reads.
+        std::vector<Botan::Certificate_Store*> stores{const_cast<Botan::Certificate_Store_In_Memory*>(trust.get())};
+        if (use_system_trust)
+            if (auto* system = system_trust->get())
+                stores.push_back(system);
+        return stores;
+    }
+
+    bool trusts_anyone() const { return !trust->all_subjects().empty(); }
+
+    /** Derives the policy, identity, ticket key and session cache of this
+        state from its settings. The cache of `previous` is kept when the
+        identity and the cache settings did not change: sessions are shared
+        exactly where they were made under the same configuration. */
+    void publish(const context_state* previous) {
+        policy = text_policy ? text_policy : std::make_shared<default_policy>(settings);
+        identity = compute_identity();
+        ticket_key = Botan::SymmetricKey();
+        if (configured_ticket_key.length() > 0) {
+            auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
+            mac->set_key(configured_ticket_key);
+            static constexpr std::string_view label = "tlsw session ticket key";
+            mac->update(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
+            mac->update(identity);
+            ticket_key = Botan::SymmetricKey(mac->final());
+        }
+        if (previous && previous->sessions && previous->identity == identity &&
+            previous->session_cache == session_cache && previous->session_cache_size == session_cache_size) {
+            sessions = previous->sessions;
+        } else if (session_cache) {
+            sessions = std::make_shared<Botan::TLS::Session_Manager_In_Memory>(rng(), session_cache_size);
+        } else {
+            sessions = std::make_shared<Botan::TLS::Session_Manager_Noop>();
+        }
+    }
+
+private:
+    /** The policy's settings with each list sorted: preference order does
+        not decide who may connect, and the default order depends on the
+        CPU (servers of one fleet sharing a ticket key may differ in it). */
+    std::string canonical_policy() const {
+        std::string out;
+        const std::string text = policy->to_string();
+        std::size_t pos = 0;
+        while (pos < text.size()) {
+            const std::size_t end = std::min(text.find('\n', pos), text.size());
+            const std::string line = text.substr(pos, end - pos);
+            pos = end + 1;
+            const std::size_t eq = line.find('=');
+            if (eq == std::string::npos) {
+                out += line + '\n';
+                continue;
+            }
+            std::vector<std::string> values;
+            for (std::size_t i = eq + 1; i < line.size();) {
+                const std::size_t space = std::min(line.find(' ', i), line.size());
+                if (space > i)
+                    values.push_back(line.substr(i, space - i));
+                i = space + 1;
+            }
+            std::sort(values.begin(), values.end());
+            out += line.substr(0, eq + 1);
+            for (const auto& v : values)
+                out += ' ' + v;
+            out += '\n';
+        }
+        return out;
+    }
+
+    std::vector<std::uint8_t> compute_identity() const {
+        auto hash = Botan::HashFunction::create_or_throw("SHA-256");
+        const auto add = [&](std::string_view field) {
+            const std::uint64_t n = field.size();  // length-prefixed: fields cannot run into each other
+            hash->update_be(n);
+            hash->update(reinterpret_cast<const std::uint8_t*>(field.data()), field.size());
+        };
+        add("tlsw session identity 1");
+        add(side == role::server ? "server" : "client");
+        add(verify ? "verify" : "no verify");
+        add(use_system_trust ? "system trust" : "no system trust");
+        add(policy->require_client_certificate_authentication() ? "client certificate required" : "optional");
+        add(canonical_policy());
+        std::vector<std::string> anchors;
+        for (const auto& dn : trust->all_subjects())
+            for (const auto& cert : trust->find_all_certs(dn, {}))
+                anchors.push_back(cert->fingerprint("SHA-256"));
+        std::sort(anchors.begin(), anchors.end());
+        anchors.erase(std::unique(anchors.begin(), anchors.end()), anchors.end());
+        add("trust");
+        for (const auto& a : anchors)
+            add(a);
+        add("credentials");
+        if (creds)
+            for (const auto& cert : creds->chain)
+                add(cert.fingerprint("SHA-256"));
+        add("alpn");
+        for (const auto& p : alpn)
+            add(p);
+        const auto digest = hash->final();
+        return {digest.begin(), digest.end()};
+    }
+};
+
+inline std::shared_ptr<context_state> make_context_state(role side) {
+    auto state = std::make_shared<context_state>();
+    state->side = side;
+    return state;  // the caller finishes it and calls publish()
+}
+
+/** Hands Botan the snapshot's certificates, trust and ticket key. Read-only,
+    so one instance serves every stream of a context. */
+class credentials_provider final : public Botan::Credentials_Manager {
+public:
+    explicit credentials_provider(const context_state& ctx) : ctx_(ctx) {}
+
+    std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
+                                                                           const std::string&) override {
+        // A server asks for client certificates only when it trusts someone
+        // (Botan sends a CertificateRequest naming these CAs).
+        if (type == "tls-server" && !ctx_.trusts_anyone())
+            return {};
+        return ctx_.trust_stores();
+    }
+
+    std::vector<Botan::X509_Certificate> find_cert_chain(const std::vector<std::string>& key_types,
+                                                         const std::vector<Botan::X509_DN>&, const std::string&,
+                                                         const std::string&) override {
+        if (!ctx_.creds)
+            return {};
+        const auto algo = ctx_.creds->key->algo_name();
+        if (std::find(key_types.begin(), key_types.end(), algo) == key_types.end())
+            return {};
+        return ctx_.creds->chain;
+    }
+
+    Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
+                                        const std::string&) override {
+        if (ctx_.creds && !ctx_.creds->chain.empty() && cert == ctx_.creds->chain.front())
+            return ctx_.creds->key.get();
+        return nullptr;
+    }
+
+    Botan::SymmetricKey psk(const std::string& type, const std::string& context, const std::string& identity) override {
+        if (type == "tls-server" && context == "session-ticket" && ctx_.ticket_key.length() > 0)
+            return ctx_.ticket_key;
+        // The base class throws, which Botan reads as "no tickets".
+        return Botan::Credentials_Manager::psk(type, context, identity);
+    }
+
+private:
+    const context_state& ctx_;
+};
+
+}  // namespace tlsw::detail
+
+#endif

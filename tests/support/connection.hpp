@@ -1,0 +1,51 @@
+#ifndef TLSW_TESTS_SUPPORT_CONNECTION_HPP
+#define TLSW_TESTS_SUPPORT_CONNECTION_HPP
+
+// A tlsw client and server over a fresh memory_pair, for the tests of what
+// contexts configure (context, resumption, server names): they look at the
+// handshake's outcome, not at the write contract.
+
+#include "harness.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <utility>
+
+namespace tlsw_test {
+
+struct connection {
+    using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
+
+    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx,
+               tlsw::stream_options options = localhost())
+        : connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
+
+    /** Runs both handshakes; returns the first hard error, if any. */
+    std::optional<tlsw::tls_error> handshake() {
+        for (int i = 0; i < 200; ++i) {
+            auto c = client.handshake();
+            auto s = server.handshake();
+            if (c && s)
+                return std::nullopt;
+            if (!c && !c.error().retryable())
+                return c.error();
+            if (!s && !s.error().retryable())
+                return s.error();
+        }
+        FAIL("handshake made no progress");
+        return std::nullopt;
+    }
+
+    stream client;
+    stream server;
+
+private:
+    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options,
+               std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
+        : client(client_ctx, std::move(ends.first), std::move(options)), server(server_ctx, std::move(ends.second)) {}
+};
+
+}  // namespace tlsw_test
+
+#endif
