@@ -8,6 +8,8 @@
 // whichever call comes next.
 //
 //   client --ca-file ca.pem --server-name localhost 127.0.0.1 8443
+//   client --pin-sha256 $(openssl x509 -in leaf.pem -pubkey -noout |
+//       openssl pkey -pubin -outform der | sha256sum | cut -c1-64) example.com 443
 //   printf 'GET / HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n' |
 //       client --ign-eof example.com 443
 //
@@ -25,6 +27,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <optional>
 #include <span>
 #include <string>
@@ -53,6 +56,11 @@ options:
                        cannot read data that arrives after our close_notify)
   --connect-timeout S  give up connecting, and then the handshake, after S
                        seconds each (default 10)
+  --pin-sha256 HEX     also require the server's key to be this one: HEX is the
+                       SHA-256 of its SubjectPublicKeyInfo (64 hex digits),
+                       checked after the chain, name and dates
+  --verbose            print the server certificate's subject, names, issuer
+                       and validity after the handshake
   --insecure           DANGER: accept any certificate for any name; anyone on the
                        path can then read and change the traffic
   --help               show this text
@@ -70,6 +78,8 @@ struct options {
     std::vector<std::string> alpn;
     bool ign_eof = false;
     bool insecure = false;
+    bool verbose = false;
+    std::optional<std::array<std::byte, 32>> pin;
     std::chrono::seconds connect_timeout{10};
 };
 
@@ -82,6 +92,21 @@ std::vector<std::string> split_list(std::string_view text) {
         text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     }
     return items;
+}
+
+/** 64 hex digits (either case) as 32 bytes. */
+std::optional<std::array<std::byte, 32>> parse_sha256(std::string_view hex) {
+    std::array<std::byte, 32> out{};
+    if (hex.size() != 64)
+        return std::nullopt;
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        unsigned v = 0;
+        const auto [end, ec] = std::from_chars(hex.data() + 2 * i, hex.data() + 2 * i + 2, v, 16);
+        if (ec != std::errc() || end != hex.data() + 2 * i + 2)
+            return std::nullopt;
+        out[i] = static_cast<std::byte>(v);
+    }
+    return out;
 }
 
 template <class T>
@@ -108,7 +133,7 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
             status = 0;
             return std::nullopt;
         } else if (arg == "--ca-file" || arg == "--server-name" || arg == "--policy" || arg == "--alpn" ||
-                   arg == "--connect-timeout") {
+                   arg == "--connect-timeout" || arg == "--pin-sha256") {
             auto v = value();
             if (!v)
                 return std::nullopt;
@@ -120,6 +145,12 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
                 o.policy = *v;
             } else if (arg == "--alpn") {
                 o.alpn = split_list(*v);
+            } else if (arg == "--pin-sha256") {
+                o.pin = parse_sha256(*v);
+                if (!o.pin) {
+                    std::fputs("client: --pin-sha256 needs 64 hex digits\n", stderr);
+                    return std::nullopt;
+                }
             } else {
                 unsigned seconds = 0;
                 if (!parse_number(*v, seconds)) {
@@ -132,6 +163,8 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
             o.ign_eof = true;
         } else if (arg == "--insecure") {
             o.insecure = true;
+        } else if (arg == "--verbose") {
+            o.verbose = true;
         } else if (arg.starts_with("-") && arg.size() > 1) {
             std::fprintf(stderr, "client: unknown option %s (see --help)\n", argv[i]);
             return std::nullopt;
@@ -172,9 +205,40 @@ void print_session(const stream& tls, const char* what) {
                  info.cipher_suite.c_str(), info.resumed ? "yes" : "no", info.alpn.empty() ? "-" : info.alpn.c_str());
 }
 
-int fail(const char* what, const tlsw::tls_error& e) {
-    std::fprintf(stderr, "client: %s: %s\n", what, e.message().c_str());
+int fail(const char* what, const tlsw::tls_error& e, std::string_view detail = {}) {
+    std::fprintf(stderr, "client: %s: %s%s%.*s\n", what, e.message().c_str(), detail.empty() ? "" : ": ",
+                 static_cast<int>(detail.size()), detail.data());
     return 1;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items)
+        out += (out.empty() ? "" : ",") + item;
+    return out.empty() ? "-" : out;
+}
+
+std::string date(std::chrono::system_clock::time_point t) {
+    const std::time_t time = std::chrono::system_clock::to_time_t(t);
+    std::tm tm{};
+    ::gmtime_r(&time, &tm);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
+    return text;
+}
+
+/** The server certificate the client verified, for --verbose. */
+void print_peer(const stream& tls) {
+    const auto& chain = tls.info().peer_chain;
+    if (chain.empty())
+        return;
+    const auto& leaf = chain.front();
+    std::fprintf(stderr, "client: server certificate: subject %s\n", leaf.subject.c_str());
+    std::fprintf(stderr, "client:   DNS names %s, IP addresses %s\n", join(leaf.dns_names).c_str(),
+                 join(leaf.ip_addresses).c_str());
+    std::fprintf(stderr, "client:   issuer %s\n", leaf.issuer.c_str());
+    std::fprintf(stderr, "client:   valid from %s to %s; chain of %zu, verified=%s\n", date(leaf.not_before).c_str(),
+                 date(leaf.not_after).c_str(), chain.size(), tls.info().peer_verified ? "yes" : "no");
 }
 
 /** A loading error's message names the file, the PEM block and the reason. */
@@ -195,6 +259,14 @@ int run(const options& opts) {
             std::fprintf(stderr, "client: --policy: %s\n", r.error().message().c_str());  // names file, line and key
             return 1;
         }
+    }
+    if (opts.pin) {
+        // A pin adds to the chain, name and date checks: it never widens them.
+        ctx.verify_hook([pin = *opts.pin](const tlsw::verify_request& r) {
+            if (r.chain.empty() || r.chain.front().spki_sha256 != pin)
+                return tlsw::verify_result::reject("server key does not match --pin-sha256");
+            return tlsw::verify_result::accept();
+        });
     }
     if (opts.insecure) {
         std::fputs("client: WARNING: --insecure: the server's certificate is not verified\n", stderr);
@@ -219,7 +291,7 @@ int run(const options& opts) {
         if (r)
             break;
         if (!r.error().retryable())
-            return fail("handshake", r.error());
+            return fail("handshake", r.error(), tls.last_error_detail());
         const auto left = std::chrono::ceil<std::chrono::milliseconds>(handshake_deadline -
                                                                        std::chrono::steady_clock::now());
         pollfd p{fd, static_cast<short>(r.error() == tlsw::errc::want_write ? POLLOUT : POLLIN), 0};
@@ -234,6 +306,8 @@ int run(const options& opts) {
         }
     }
     print_session(tls, "connected");
+    if (opts.verbose)
+        print_peer(tls);
     std::uint32_t handshakes = tls.info().handshakes;
 
     std::array<std::byte, 16384> in_buffer;   // from stdin, being written

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing, then builds and tests every configuration CI
 # covers: g++ in C++20 and C++23, clang-16 in C++20, g++ with address
-# and undefined-behaviour sanitizers, and g++ with ThreadSanitizer (the
-# context tests only). Ends with "N passed, N failed".
-# Usage: scripts/test.sh [config...]   (default: all five)
+# and undefined-behaviour sanitizers, g++ with ThreadSanitizer (the
+# context tests only), and clang-16's libFuzzer targets for a bounded
+# number of inputs each (tests/fuzz/README.md). Ends with
+# "N passed, N failed".
+# Usage: scripts/test.sh [config...]   (default: all six)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test || exit 1
@@ -21,6 +23,9 @@ setup_args() {
     clang-cpp20) echo "--native-file=scripts/native/clang16.ini $fast -Dheader_checks=false" ;;
     sanitize) echo "--native-file=scripts/native/gcc.ini -Dbuildtype=debug -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined -Dcpp_args=-fno-sanitize-recover=all -Dcpp_link_args=-fno-sanitize-recover=all" ;;
     tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
+    # The fuzz targets alone (no test suite, no examples), at -O1 as
+    # libFuzzer builds usually are.
+    fuzz) echo "--native-file=scripts/native/clang16.ini -Dtests=false -Dexamples=false -Dheader_checks=false -Dfuzzing=true -Doptimization=1 -Ddebug=true" ;;
     *) return 1 ;;
   esac
 }
@@ -33,7 +38,7 @@ setup_args() {
 tsan_tests=(context context_threads)
 
 configs=("$@")
-((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan)
+((${#configs[@]})) || configs=(gcc-cpp20 gcc-cpp23 clang-cpp20 sanitize tsan fuzz)
 
 mkdir -p build
 passed=0 failed=0

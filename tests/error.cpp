@@ -45,7 +45,7 @@ constexpr std::array all_reasons{
     tlsw::certificate_reason::name_mismatch, tlsw::certificate_reason::revoked,
     tlsw::certificate_reason::bad_signature, tlsw::certificate_reason::weak_signature,
     tlsw::certificate_reason::invalid_usage, tlsw::certificate_reason::no_certificate,
-    tlsw::certificate_reason::other,
+    tlsw::certificate_reason::other,         tlsw::certificate_reason::rejected,
 };
 
 bool contains(const std::string& text, const std::string& part) {
@@ -241,6 +241,16 @@ TEST_CASE("every certificate reason has its own description", "[error][certifica
         if (r != tlsw::certificate_reason::none)
             CHECK(contains(tlsw::tls_error::from_certificate(r, tlsw::alert::bad_certificate).message(), text));
     }
+}
+
+TEST_CASE("a certificate error for another reason says certificate verification failed once",
+          "[error][message][certificate]") {
+    const auto text = tlsw::tls_error::from_certificate(tlsw::certificate_reason::other, tlsw::alert::bad_certificate)
+                          .message();
+    CAPTURE(text);
+    const auto first = text.find("certificate verification failed");
+    REQUIRE(first != std::string::npos);
+    CHECK(text.find("certificate verification failed", first + 1) == std::string::npos);
 }
 
 TEST_CASE("message() names the transport error", "[error][message][transport]") {

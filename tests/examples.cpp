@@ -5,6 +5,7 @@
 // openssl s_client and curl. Built and registered by examples/meson.build,
 // which passes the programs' paths (TLSW_EXAMPLES_DIR).
 
+#include "support/connection.hpp"
 #include "support/example_programs.hpp"
 
 #include <catch2/catch.hpp>
@@ -176,6 +177,40 @@ TEST_CASE("the example client and server echo lines until the server closes afte
     CHECK(client.err().find("client: connected: TLS v1.2") != std::string::npos);
     CHECK(client.err().find("server closed the connection (close_notify)") != std::string::npos);
     CHECK(server->wait_for_err("conn 1: sent close_notify", 10s));
+}
+
+TEST_CASE("the example client with --pin-sha256 connects to the pinned server key and refuses another",
+          "[examples][pin][verify_hook]") {
+    pki_fixture f;
+    // The server key's pin, as `openssl pkey -pubin -outform der | sha256sum` prints it.
+    std::string pin;
+    {
+        connection c(f.client_context(), f.server_context());
+        REQUIRE_FALSE(c.handshake());
+        for (const auto b : c.client.info().peer_chain.front().spki_sha256) {
+            static constexpr char digits[] = "0123456789abcdef";
+            pin += digits[std::to_integer<unsigned>(b) >> 4];
+            pin += digits[std::to_integer<unsigned>(b) & 15];
+        }
+    }
+    example_server server(f);
+
+    child_process good(example_client(f, server.port, {"--pin-sha256", pin, "--verbose"}));
+    good.write("quit\n");
+    const auto good_status = good.wait_exit(30s);
+    INFO(good.transcript() << "\n" << server->transcript());
+    CHECK(good_status == 0);
+    CHECK(good.err().find("client: server certificate: subject") != std::string::npos);
+    CHECK(good.err().find("DNS names localhost") != std::string::npos);
+    CHECK(good.err().find("verified=yes") != std::string::npos);
+
+    child_process bad(example_client(f, server.port, {"--pin-sha256", std::string(64, '0')}));
+    const auto bad_status = bad.wait_exit(30s);
+    INFO(bad.transcript());
+    CHECK(bad_status == 1);
+    CHECK(bad.err().find("client: handshake: ") != std::string::npos);
+    CHECK(bad.err().find("server key does not match --pin-sha256") != std::string::npos);
+    CHECK(bad.out().empty());
 }
 
 TEST_CASE("the example client sends close_notify at stdin EOF and exits 0 when the server closes",

@@ -556,6 +556,43 @@ TEMPLATE_LIST_TEST_CASE("good records then a bad one in one transport read: the 
     CHECK(f.us.read(buffer).error() == e.error().code());
 }
 
+TEMPLATE_LIST_TEST_CASE("a handshake whose last flight arrives with data and then a bad record succeeds, the data "
+                        "is read, then the error comes",
+                        "[hostile][failure][handshake]", all_policies) {
+    // Found by fuzzing (tests/fuzz/regressions/server/good-records-then-bad-mac):
+    // handshake() reported the failure and the good data was dropped.
+    const auto bad = GENERATE(bad_thing::bad_mac, bad_thing::fatal_alert, bad_thing::garbage);
+    CAPTURE(static_cast<int>(bad));
+    // Only a server's last flight can carry data behind it in a full handshake.
+    facing_botan<TestType> f(true);
+    for (int i = 0; i < 10 && !f.peer.active(); ++i) {
+        auto r = f.us.handshake();
+        REQUIRE_FALSE(r);
+        REQUIRE(r.error().retryable());
+        f.peer.pump();
+    }
+    REQUIRE(f.peer.active());  // its Finished is on the way to us, not yet read
+    const auto one = pattern(700, 1);
+    const auto two = pattern(1300, 2);
+    good_then_bad(f, bad, one, two);
+
+    const auto reads_before = f.us.transport().counters().reads;
+    REQUIRE(f.us.handshake());
+    CHECK(f.us.transport().counters().reads - reads_before == 1);  // Finished, data and the bad record at once
+    std::vector<std::byte> buffer(20000);
+    auto r1 = f.us.read(buffer);
+    REQUIRE(r1);
+    CHECK_SAME_BYTES(std::span(buffer).first(*r1), std::span(one));
+    auto r2 = f.us.read(buffer);
+    REQUIRE(r2);
+    CHECK_SAME_BYTES(std::span(buffer).first(*r2), std::span(two));
+    auto e = f.us.read(buffer);
+    REQUIRE_FALSE(e);
+    CHECK(e.error() == errc::protocol);
+    CHECK(f.us.handshake().error() == e.error().code());
+    CHECK(f.us.write(one).error() == e.error().code());
+}
+
 TEMPLATE_LIST_TEST_CASE("once a write reported the failure, plaintext buffered before it is never returned",
                         "[hostile][failure][write]", all_policies) {
     const bool tlsw_client = GENERATE(true, false);

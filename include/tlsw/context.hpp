@@ -5,8 +5,12 @@
 #include <tlsw/credentials.hpp>
 #include <tlsw/detail/engine.hpp>
 #include <tlsw/error.hpp>
+#include <tlsw/peer_certificate.hpp>
 
+#include <atomic>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -136,6 +140,43 @@ public:
         return *this;
     }
 
+    /** The signature of a verification hook: it sees the peer's chain and
+        the name expected, and returns verify_result::accept() or
+        verify_result::reject(reason). */
+    using verify_hook_type = std::function<verify_result(const verify_request&)>;
+
+    /** Adds a check of the peer's chain that runs after tlsw's own (a path
+        to a trusted CA, the host name, the dates) on every full handshake,
+        on either role: a server's hook sees its clients' chains, when they
+        send one. Returning verify_result::reject(reason) fails the
+        handshake: the stream's call returns errc::certificate with
+        certificate_reason::rejected (the peer gets a bad_certificate
+        alert) and the stream's last_error_detail() holds the reason. A
+        hook that throws rejects the same way, with the exception's text;
+        nothing it throws leaves a stream call. The hook does not run on a
+        resumed session: that session was checked when it was made, and
+        setting a hook changes the configuration identity, so sessions
+        made before it do not resume. The hook is called from whichever
+        thread drives a stream; streams in several threads may call it at
+        once. An empty function removes the hook. After
+        danger_disable_verification() nothing is checked: this hook
+        neither. */
+    context& verify_hook(verify_hook_type hook) {
+        set_hook(std::move(hook), false);
+        return *this;
+    }
+
+    /** Like verify_hook(), but the hook replaces tlsw's own checks
+        entirely: it alone decides whether a chain from anyone, for any
+        name, with any dates, is accepted, and a client needs no
+        server_name. A hook that accepts too much lets anyone on the path
+        read and change the traffic. An empty function removes it and
+        brings the built-in checks back. */
+    context& danger_verify_hook(verify_hook_type hook) {
+        set_hook(std::move(hook), true);
+        return *this;
+    }
+
     /** Lets a server accept a client's secure renegotiation (refused with a
         warning no_renegotiation by default, as OpenSSL 3 does), at most 3
         within any minute on one connection: more are refused with a
@@ -255,6 +296,21 @@ public:
 
 private:
     explicit context(std::shared_ptr<const detail::context_state> state) : state_(std::move(state)) {}
+
+    void set_hook(verify_hook_type hook, bool replaces) {
+        static std::atomic<std::uint64_t> next_id{0};
+        const std::uint64_t id = ++next_id;
+        modify([&](detail::context_state& s) {
+            s.verify_hook = hook ? std::make_shared<const verify_hook_type>(std::move(hook)) : nullptr;
+            s.hook_replaces_checks = s.verify_hook && replaces;
+            s.verify_hook_id = id;
+            // The danger variant is how the checks run from now on; a plain
+            // hook adds to checks that danger_disable_verification() may
+            // have turned off, and then runs neither.
+            if (s.hook_replaces_checks)
+                s.verify = true;
+        });
+    }
 
     /** Adds trust anchors to a new snapshot's store (the old one may be in use). */
     void add_trust(const std::vector<Botan::X509_Certificate>& certs) {

@@ -44,6 +44,7 @@ enum class certificate_reason : std::uint8_t {
     invalid_usage,      ///< key usage or extended key usage forbids TLS
     no_certificate,     ///< the peer sent none where one was required
     other,
+    rejected,           ///< a verification hook (context::verify_hook) rejected it or threw
 };
 
 /** TLS alert descriptions (RFC 5246 section 7.2, RFC 7301) that tls_error can carry. */
@@ -119,6 +120,7 @@ constexpr const char* certificate_reason_name(certificate_reason r) noexcept {
     case certificate_reason::invalid_usage: return "certificate is not valid for TLS";
     case certificate_reason::no_certificate: return "peer sent no certificate";
     case certificate_reason::other: return "certificate verification failed";
+    case certificate_reason::rejected: return "certificate rejected by the verification hook";
     }
     return "certificate verification failed";
 }
@@ -236,7 +238,9 @@ public:
         std::string text = make_error_code(code_).message();
         if (code_ == errc::transport && transport_)
             text += ": " + transport_.message();
-        if (code_ == errc::certificate)
+        // certificate_reason::other says no more than the code's own text:
+        // "certificate verification failed" once, not twice.
+        if (code_ == errc::certificate && reason_ != certificate_reason::other)
             text += std::string(": ") + certificate_reason_name(reason_);
         if (has_alert_)
             text += std::string(remote_ ? " (alert from peer: " : " (alert sent: ") + alert_name(alert_) + ")";

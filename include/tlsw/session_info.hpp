@@ -1,8 +1,11 @@
 #ifndef TLSW_SESSION_INFO_HPP
 #define TLSW_SESSION_INFO_HPP
 
+#include <tlsw/peer_certificate.hpp>
+
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace tlsw {
 
@@ -22,11 +25,18 @@ struct session_info {
     /** The peer presented a certificate chain that this side verified: a
         server's client authenticated itself. On a resumed session, the
         chain verified when the session was first made (sessions resume
-        only under the configuration that verified them). False when
+        only under the configuration that verified them). With
+        context::danger_verify_hook, the hook alone verified it. False when
         verification is off or the peer sent no certificate. */
     bool peer_verified = false;
     /** The common name of the peer's leaf certificate, or empty. */
     std::string peer_common_name;
+    /** The certificate chain the peer presented, its leaf first; on a
+        resumed session, the chain of the session resumed. Empty when the
+        peer sent none: a server tells an anonymous client (empty, and
+        peer_verified false) from an authenticated one (peer_verified). A
+        client's peer_chain.front() is the server certificate it verified. */
+    std::vector<peer_certificate> peer_chain;
 };
 
 }  // namespace tlsw

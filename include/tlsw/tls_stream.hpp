@@ -18,6 +18,7 @@
 #include <ranges>
 #include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -315,6 +316,30 @@ public:
         });
     }
 
+    /** Details of the stream's failure beyond its tls_error, in one line,
+        or empty. For a certificate this side rejected: Botan's status
+        text, the failing certificate's position in the chain (0 is the
+        leaf), subject, issuer and validity dates, the name expected and
+        the names the leaf presents; for certificate_reason::rejected, the
+        reason the context's verification hook gave (or the text of what
+        it threw); for no_certificate, which side lacked one. Valid until
+        the stream is destroyed or moved from. */
+    std::string_view last_error_detail() const noexcept {
+        return engine_ && engine_->failed() ? std::string_view(engine_->failure_detail()) : std::string_view();
+    }
+
+    /** The stream's failure in one line, for a log: the failing call's
+        tls_error::message() followed by last_error_detail(); empty while
+        nothing failed. */
+    std::string describe() const {
+        if (!engine_ || !failed())
+            return {};
+        std::string text = failure().message();
+        if (const auto detail = last_error_detail(); !detail.empty())
+            text.append(": ").append(detail);
+        return text;
+    }
+
     /** What the last handshake negotiated (empty for a moved-from stream). */
     const session_info& info() const noexcept {
         static const session_info none{};
@@ -606,6 +631,13 @@ private:
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
         for (;;) {
+            // A failure that came in the same transport read as the
+            // handshake's last message and application data behind it:
+            // the session was established, and the data is authentic, so
+            // it is read first; the failure surfaces on the call after.
+            if (failed() && engine_->plaintext_available() > 0) [[unlikely]]
+                return engine_->handshake_in_flight() ? result<void>(unexpected(tls_error(errc::want_read)))
+                                                      : result<void>();
             if (auto r = flush(); !r)
                 return r;
             if (!engine_->handshake_in_flight())

@@ -9,7 +9,9 @@
 
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
+#include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/rng.hpp>
+#include <tlsw/peer_certificate.hpp>
 
 #include <botan/ber_dec.h>
 #include <botan/certstor.h>
@@ -31,6 +33,7 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -139,6 +142,11 @@ public:
     // Verification is ours (engine::tls_verify_cert_chain); real chains
     // rarely come with CRL or OCSP data for every intermediate.
     bool require_cert_revocation_info() const override { return false; }
+#ifdef TLSW_FUZZING
+    // Fuzzing builds: no clock in the hello random, so that a recorded
+    // flight still verifies when a fuzz input replays it (see rng.hpp).
+    bool include_time_in_hello_random() const override { return false; }
+#endif
 
 private:
     static std::vector<std::string> preferred_ciphers() {
@@ -331,29 +339,12 @@ inline std::optional<std::vector<std::uint8_t>> ip_address(std::string_view name
     return std::nullopt;
 }
 
-/** Whether `cert` has an iPAddress subject alternative name equal to `ip`.
-    The SAN is decoded here rather than through Botan's AlternativeName,
-    which drops 16-byte (IPv6) addresses when it parses a certificate; an
-    address never matches a DNS name or the common name (RFC 6125 1.7.2). */
+/** Whether `cert` has an iPAddress subject alternative name equal to `ip`
+    (see ip_san_bytes); an address never matches a DNS name or the common
+    name (RFC 6125 1.7.2). */
 inline bool has_ip_san(const Botan::X509_Certificate& cert, const std::vector<std::uint8_t>& ip) {
-    static const Botan::OID san_oid = Botan::OID::from_string("X509v3.SubjectAlternativeName");
-    try {
-        const auto raw = cert.v3_extensions().extensions_raw();
-        const auto it = raw.find(san_oid);
-        if (it == raw.end())
-            return false;
-        Botan::BER_Decoder outer(it->second.first);
-        Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
-        while (names.more_items()) {
-            const Botan::BER_Object name = names.get_next_object();
-            if (name.is_a(7, Botan::CONTEXT_SPECIFIC) && name.length() == ip.size() &&
-                std::equal(ip.begin(), ip.end(), name.bits()))
-                return true;
-        }
-    } catch (const std::exception&) {
-        // A SAN that does not decode names nothing.
-    }
-    return false;
+    const auto all = ip_san_bytes(cert);
+    return std::find(all.begin(), all.end(), ip) != all.end();
 }
 
 // ---- the snapshot ----------------------------------------------------------
@@ -397,6 +388,11 @@ struct context_state {
     bool session_cache = true;
     std::size_t session_cache_size = 1000;
     std::shared_ptr<const system_trust_store> system_trust = std::make_shared<system_trust_store>();
+    /** context::verify_hook: runs after the built-in checks, or instead of
+        them when hook_replaces_checks (danger_verify_hook). */
+    std::shared_ptr<const std::function<verify_result(const verify_request&)>> verify_hook;
+    bool hook_replaces_checks = false;
+    std::uint64_t verify_hook_id = 0;  // a new one per hook set: sessions resume only under the hook that checked them
 
     // ---- derived by publish() ----
     std::shared_ptr<const Botan::TLS::Policy> policy;
@@ -510,6 +506,8 @@ private:
         add("alpn");
         for (const auto& p : alpn)
             add(p);
+        if (verify_hook)
+            add("verify hook " + std::to_string(verify_hook_id) + (hook_replaces_checks ? " replaces checks" : ""));
         const auto digest = hash->final();
         return {digest.begin(), digest.end()};
     }

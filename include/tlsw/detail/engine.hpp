@@ -9,6 +9,7 @@
 #include <tlsw/error.hpp>
 #include <tlsw/session_info.hpp>
 
+#include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/context_state.hpp>
 #include <tlsw/detail/rng.hpp>
 
@@ -16,6 +17,7 @@
 #include <botan/tls_exceptn.h>
 #include <botan/tls_extensions.h>
 #include <botan/tls_handshake_msg.h>
+#include <botan/tls_messages.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
 #include <botan/x509path.h>
@@ -66,7 +68,7 @@ public:
             if (ctx_->side == role::client) {
                 // Verifying a server means checking its name: without one any
                 // certificate from a trusted CA would pass.
-                if (ctx_->verify && server_name.empty()) {
+                if (ctx_->verify && !ctx_->hook_replaces_checks && server_name.empty()) {
                     fail(tls_error(errc::missing_server_name));
                     return;
                 }
@@ -111,6 +113,9 @@ public:
     bool peer_closed() const noexcept { return peer_closed_; }
     bool local_closed() const noexcept { return local_closed_; }
     const session_info& info() const noexcept { return info_; }
+    /** Why the last failure happened, in words, where more is known than
+        error() says (a verification hook's reason), or empty. */
+    const std::string& failure_detail() const noexcept { return failure_detail_; }
 
     // ---- ciphertext out -----------------------------------------------------
 
@@ -246,9 +251,15 @@ private:
                 peer_closed_ = true;
                 return;
             }
-            if (cert_reason_ != certificate_reason::none)
+            if (cert_reason_ != certificate_reason::none) {
                 fail(tls_error::from_certificate(cert_reason_, a));
-            else
+            } else if (a == alert::handshake_failure && ctx_->side == role::server && client_sent_no_certificate_ &&
+                       ctx_->tls_policy().require_client_certificate_authentication()) {
+                // Botan refuses a client without a certificate with a bare
+                // handshake_failure.
+                failure_detail_ = "the client sent no certificate; this server requires one";
+                fail(tls_error::from_certificate(certificate_reason::no_certificate, a));
+            } else
                 fail(tls_error::from_alert(a, false));
         } catch (const Botan::Invalid_Authentication_Tag&) {
             fail(tls_error::from_alert(alert::bad_record_mac, false));
@@ -327,6 +338,13 @@ private:
             in_flight_ = false;
             hello_request_outstanding_ = false;
             ++info_.renegotiations_refused;
+        } else if (a.is_fatal() && type == alert::handshake_failure && ctx_->side == role::client &&
+                   client_sent_no_certificate_ && !established_) {
+            // The server asked for a certificate, we had none to send, and
+            // it ended the handshake: Botan servers (and OpenSSL's) say
+            // handshake_failure when they require one.
+            failure_detail_ = "the server asked for a client certificate and none was configured";
+            fail(tls_error::from_certificate(certificate_reason::no_certificate, type, true));
         } else if (a.is_fatal()) {
             fail(remote_error(type));
         } else if (hello_request_outstanding_ && ++records_ignoring_request_ > hello_request_patience) {
@@ -364,6 +382,7 @@ private:
             if (!cn.empty())
                 info_.peer_common_name = cn.front();
         }
+        info_.peer_chain = to_peer_chain(certs);
         return true;
     }
 
@@ -389,6 +408,10 @@ private:
             in_flight_ = true;
         } else if (type == Botan::TLS::CERTIFICATE) {
             ++certificates_seen_;
+            // Sent and received messages both pass here; the client's
+            // Certificate comes after the server's, so this ends up true
+            // exactly when the client answered a request with none.
+            client_sent_no_certificate_ = static_cast<const Botan::TLS::Certificate&>(message).empty();
         }
     }
 
@@ -402,11 +425,21 @@ private:
             cert_reason_ = certificate_reason::no_certificate;
             throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, "no certificate");
         }
-        const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
         // A Botan server passes its own SNI name along with a client's
         // chain; a client certificate names a client, not that host. An
         // address is matched below, against IP SANs only.
         const bool server_auth = usage != Botan::Usage_Type::TLS_CLIENT_AUTH;
+        if (!ctx_->hook_replaces_checks)
+            builtin_checks(chain, ocsp, roots, usage, hostname, policy, server_auth);
+        if (ctx_->verify_hook)
+            run_verify_hook(chain, server_auth ? hostname : std::string(), server_auth);
+    }
+
+    void builtin_checks(const std::vector<Botan::X509_Certificate>& chain,
+                        const std::vector<std::shared_ptr<const Botan::OCSP::Response>>& ocsp,
+                        const std::vector<Botan::Certificate_Store*>& roots, Botan::Usage_Type usage,
+                        const std::string& hostname, const Botan::TLS::Policy& policy, bool server_auth) {
+        const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
         const std::string& name = server_auth && server_ip_.empty() ? hostname : std::string();
         const auto result = Botan::x509_path_validate(chain, restrictions, roots, name, usage,
                                                       std::chrono::system_clock::now(), std::chrono::milliseconds(0),
@@ -415,11 +448,68 @@ private:
             if (!server_auth || server_ip_.empty() || has_ip_san(chain.front(), server_ip_))
                 return;
             cert_reason_ = certificate_reason::name_mismatch;
-            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, "no IP SAN matches " + hostname);
+            failure_detail_ = describe_failure(chain, 0, "no IP address SAN matches", hostname);
+            throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, failure_detail_);
         }
         const auto [reason, alert_type] = classify(result.result());
         cert_reason_ = reason;
-        throw Botan::TLS::TLS_Exception(alert_type, "certificate verification failed: " + result.result_string());
+        // Which certificate failed: the first of the built path with an
+        // error status; without a path (no issuer found), the top of what
+        // the peer sent.
+        std::size_t position = chain.size() - 1;
+        const auto& statuses = result.all_statuses();
+        for (std::size_t i = 0; i < statuses.size() && i < chain.size(); ++i)
+            if (std::any_of(statuses[i].begin(), statuses[i].end(), [](Botan::Certificate_Status_Code c) {
+                    return c >= Botan::Certificate_Status_Code::FIRST_ERROR_STATUS;
+                })) {
+                position = i;
+                break;
+            }
+        if (result.result() == Botan::Certificate_Status_Code::CERT_NAME_NOMATCH)
+            position = 0;
+        failure_detail_ = describe_failure(chain, position, result.result_string(), server_auth ? hostname : "");
+        throw Botan::TLS::TLS_Exception(alert_type, failure_detail_);
+    }
+
+    /** One line on a rejected chain: Botan's status, the failing
+        certificate (position, subject, dates), the name expected and the
+        names the leaf presents. */
+    static std::string describe_failure(const std::vector<Botan::X509_Certificate>& chain, std::size_t position,
+                                        const std::string& status, const std::string& expected) {
+        const auto& cert = chain.at(std::min(position, chain.size() - 1));
+        std::string text = status + "; certificate " + std::to_string(position) + " of " +
+                           std::to_string(chain.size()) + " (0 is the leaf): subject " +
+                           cert.subject_dn().to_string() + ", issuer " + cert.issuer_dn().to_string() +
+                           ", valid " + cert.not_before().readable_string() + " to " +
+                           cert.not_after().readable_string();
+        if (!expected.empty())
+            text += "; expected name \"" + expected + "\"";
+        std::string names;
+        for (const auto& dns : chain.front().subject_alt_name().get_attribute("DNS"))
+            names += (names.empty() ? "DNS:" : ", DNS:") + dns;
+        for (const auto& ip : ip_sans(chain.front()))
+            names += (names.empty() ? "IP:" : ", IP:") + ip;
+        text += "; names presented: " + (names.empty() ? std::string("none") : names);
+        return text;
+    }
+
+    /** Runs the context's hook; a rejection or an exception from it fails
+        the handshake as a certificate error carrying the reason. */
+    void run_verify_hook(const std::vector<Botan::X509_Certificate>& chain, const std::string& name, bool server_auth) {
+        verify_result verdict;
+        try {
+            const auto peer = to_peer_chain(chain);
+            verdict = (*ctx_->verify_hook)(verify_request{peer, name, server_auth});
+        } catch (const std::exception& e) {
+            verdict = verify_result::reject(std::string("the verification hook threw: ") + e.what());
+        } catch (...) {
+            verdict = verify_result::reject("the verification hook threw");
+        }
+        if (verdict.accepted)
+            return;
+        cert_reason_ = certificate_reason::rejected;
+        failure_detail_ = verdict.reason.empty() ? std::string("rejected by the verification hook") : verdict.reason;
+        throw Botan::TLS::TLS_Exception(Botan::TLS::Alert::BAD_CERTIFICATE, failure_detail_);
     }
 
     void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {
@@ -473,7 +563,9 @@ private:
     session_info info_;
     tls_error error_;
     certificate_reason cert_reason_ = certificate_reason::none;
+    std::string failure_detail_;
     unsigned certificates_seen_ = 0;
+    bool client_sent_no_certificate_ = false;  // the last Certificate message of the handshake was empty
     bool failed_ = false;
     bool established_ = false;
     bool in_flight_ = true;  // the first handshake
