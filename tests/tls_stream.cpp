@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <array>
 #include <thread>
 
 #include <tlsw/nonblocking_socket.hpp>
@@ -49,6 +50,52 @@ TEMPLATE_LIST_TEST_CASE("handshake completes and data flows both directions over
     CHECK(transfer(d.client, d.server, hello, hello.size()) == hello);
     const auto reply = pattern(200, 2);
     CHECK(transfer(d.server, d.client, reply, reply.size()) == reply);
+}
+
+// Issue 11: an idle stream costs what Botan's channel costs, no more.
+TEMPLATE_LIST_TEST_CASE("an established stream gone idle holds no I/O buffer; release_buffers off keeps them",
+                        "[tls_stream][memory]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::memory_pair::end>;
+    const bool release = GENERATE(true, false);
+    CAPTURE(release);
+    auto [a, b] = tlsw::memory_pair::make(64 * 1024);
+    tlsw::stream_options client_options = localhost();
+    client_options.release_buffers = release;
+    tlsw::stream_options server_options;
+    server_options.release_buffers = release;
+    stream client(client_context(), std::move(a), client_options);
+    stream server(server_context(), std::move(b), server_options);
+    // Before the first call: no receive buffer; a client's queue holds its ClientHello.
+    CHECK(server.buffer_capacity() == 0);
+    CHECK(client.buffer_capacity() < 1024);
+    handshake_both(client, server);
+    if (release) {
+        CHECK(client.buffer_capacity() == 0);
+        CHECK(server.buffer_capacity() == 0);
+    }
+
+    // Traffic both ways, larger than the pair holds: queues and inboxes grow.
+    const auto data = pattern(300 * 1024, 3);
+    CHECK_SAME_BYTES(transfer(client, server, data, data.size()), data);
+    CHECK_SAME_BYTES(transfer(server, client, data, data.size()), data);
+    std::array<std::byte, 100> buffer{};
+    const bool moved = client.buffer_capacity() > 0 || server.buffer_capacity() > 0;
+    CHECK(moved);  // the reader kept its receive buffer while data flowed
+
+    // A read that finds nothing: the stream is idle.
+    CHECK(client.read(buffer).error() == errc::want_read);
+    CHECK(server.read(buffer).error() == errc::want_read);
+    if (release) {
+        CHECK(client.buffer_capacity() == 0);
+        CHECK(server.buffer_capacity() == 0);
+    } else {
+        CHECK(client.buffer_capacity() >= stream::rx_size);
+        CHECK(server.buffer_capacity() >= stream::rx_size);
+    }
+
+    // The buffers come back when data does.
+    const auto again = pattern(20000, 4);
+    CHECK_SAME_BYTES(transfer(client, server, again, again.size()), again);
 }
 
 TEMPLATE_LIST_TEST_CASE("every byte arrives once and in order whatever the write size",

@@ -38,6 +38,12 @@ struct stream_options {
         otherwise, or when damaged, it is ignored and the handshake is a
         full one, never an error. info().resumed says whether it resumed. */
     std::vector<std::byte> resume_from{};
+    /** Frees the stream's I/O buffers whenever it goes idle (OpenSSL's
+        SSL_MODE_RELEASE_BUFFERS, here on by default): see tls_stream,
+        "Memory". Off, a stream keeps them once allocated, and a
+        nonblocking reader that drains its socket makes no allocation per
+        wake-up. */
+    bool release_buffers = true;
 };
 
 namespace detail {
@@ -134,14 +140,26 @@ enum class shutdown_mode : unsigned char {
     std::errc::io_error); an allocation failure or any other exception
     inside a call ends the stream with errc::protocol carrying
     alert::internal_error. The constructor is the exception: it allocates
-    the engine and an 18 KiB receive buffer, and throws std::bad_alloc
-    when that fails (a constructor has no error value to return). Moving
+    the engine, and throws std::bad_alloc when that fails (a constructor
+    has no error value to return). Moving
     a stream is noexcept: a Transport whose move constructor throws
     terminates the program there, as one whose destructor throws does
     when a stream is destroyed.
 
     A moved-from stream returns errc::invalid_state from every call;
     pending() is 0, handshake_pending() false and info() empty.
+
+    Memory: the I/O buffers (the rx_size receive buffer, the queue of
+    ciphertext the transport has not taken, the inbox of pending()
+    plaintext, the gather-write buffer) are allocated when first needed.
+    With stream_options::release_buffers (the default) they are freed,
+    each one only when empty, at the points where a stream goes idle: a
+    transport read that would block, the end of a handshake, a finished
+    shutdown. So an established stream waiting for its peer holds none
+    (buffer_capacity() is 0), while bulk transfer, whose reads find data,
+    keeps them and allocates nothing per record; a nonblocking reader
+    that drains its socket until want_read allocates the receive buffer
+    once per wake-up.
 
     One thread at a time may use a stream, like an SSL*.
 */
@@ -178,7 +196,7 @@ public:
         : transport_(std::forward<Transport>(t)),
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
                                                    std::move(options.alpn), options.resume_from)),
-          rx_(std::make_unique<std::byte[]>(rx_size)) {}
+          release_buffers_(options.release_buffers) {}
 
     tls_stream(tls_stream&&) noexcept = default;
     tls_stream& operator=(tls_stream&&) noexcept = default;
@@ -448,6 +466,14 @@ public:
         touching the transport. */
     std::size_t pending() const noexcept { return engine_ ? engine_->plaintext_available() : 0; }
 
+    /** Heap bytes the stream's own I/O buffers hold now (capacity, not
+        content): 0 for an established stream gone idle when
+        stream_options::release_buffers is on (see "Memory" above). Botan's
+        own record buffers are not counted. */
+    std::size_t buffer_capacity() const noexcept {
+        return (rx_ ? rx_size : 0) + (gather_ ? max_record : 0) + (engine_ ? engine_->buffer_capacity() : 0);
+    }
+
     /** The transport, for readiness waits and socket options. Reading or
         writing it directly corrupts the TLS stream. */
     transport_value& transport() noexcept { return transport_; }
@@ -587,6 +613,7 @@ private:
                 return unexpected(n.error());
         }
         engine_->discard_plaintext();
+        release_idle_buffers();
         return {};
     }
 
@@ -735,6 +762,10 @@ private:
                 return unexpected(tls_error(errc::want_read));
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
+            // Off the hot path: a handshake that just ended leaves the
+            // stream idle until the caller's next move.
+            if (!engine_->handshake_in_flight())
+                release_idle_buffers();
         }
     }
 
@@ -774,10 +805,15 @@ private:
         the good plaintext is returned (or kept) and the failure waits for
         the next call. */
     result<std::size_t> fill(std::span<std::byte> direct) {
+        if (!rx_)  // not zeroed: only what the transport wrote is read
+            rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
         auto n = transport_read(std::span(rx_.get(), rx_size));
         if (!n) {
-            if (is_would_block(n.error()))
+            if (is_would_block(n.error())) {
+                // Nothing to read: idle, as far as the stream can tell.
+                release_idle_buffers();
                 return unexpected(tls_error(errc::want_read));
+            }
             return unexpected(fail(tls_error::from_transport(n.error())));
         }
         if (*n > rx_size)
@@ -861,6 +897,16 @@ private:
         return done;
     }
 
+    /** With release_buffers, frees the I/O buffers that hold nothing (the
+        receive buffer never holds anything between transport reads). */
+    void release_idle_buffers() noexcept {
+        if (!release_buffers_)
+            return;
+        rx_.reset();
+        gather_.reset();
+        engine_->release_buffers();
+    }
+
     tls_error fail(tls_error e) noexcept {
         if (!failure_)
             failure_ = e;
@@ -869,13 +915,14 @@ private:
 
     Transport transport_;
     std::unique_ptr<detail::engine> engine_;
-    std::unique_ptr<std::byte[]> rx_;
+    std::unique_ptr<std::byte[]> rx_;       // allocated by fill(), freed by release_idle_buffers()
     std::optional<tls_error> failure_;
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
     std::size_t read_this_call_ = 0;        // ciphertext read by the current public call
     bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
+    bool release_buffers_ = true;           // stream_options::release_buffers
 };
 
 }  // namespace tlsw

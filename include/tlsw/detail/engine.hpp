@@ -74,7 +74,6 @@ public:
         : ctx_(std::move(ctx)), creds_(*ctx_), sessions_(*ctx_->sessions) {
         if (ctx_->side == role::client && !resume_from.empty())
             sessions_.import(resume_from, session_export_key(*ctx_));
-        out_.reserve(2 * max_record);
         info_.server_name = server_name;
         guard([&] {
             Botan::TLS::Callbacks& callbacks = *this;  // a private base: convert here, not in make_unique
@@ -141,6 +140,23 @@ public:
             out_.clear();
             out_pos_ = 0;
         }
+    }
+    /** Frees the ciphertext queue and the plaintext inbox when they are
+        empty: an idle stream holds neither (they grow again on demand). */
+    void release_buffers() noexcept {
+        if (output().empty()) {
+            std::vector<std::byte>().swap(out_);
+            out_pos_ = 0;
+        }
+        if (plaintext_available() == 0) {
+            discard_plaintext();
+            std::vector<std::byte>().swap(inbox_);
+            std::vector<std::size_t>().swap(record_ends_);
+        }
+    }
+    /** Heap bytes the queue and the inbox hold (their capacity). */
+    std::size_t buffer_capacity() const noexcept {
+        return out_.capacity() + inbox_.capacity() + record_ends_.capacity() * sizeof(std::size_t);
     }
     /** Lets emitted ciphertext go straight to the transport while nothing is queued. */
     void set_sink(output_sink sink) noexcept { sink_ = sink; }
