@@ -1,8 +1,9 @@
-// Botan 3 has its own engine (detail/botan3/engine.hpp), chosen by Botan's
-// own version macro; it defines this file's guard, skipping the Botan 2 one.
+// The engine is chosen by Botan's own version macro, so a consumer needs no
+// flag. Botan 3 gets an engine of its own (detail/botan3/); until it lands,
+// a Botan 3 build stops here with a clear message.
 #include <botan/build.h>
 #if BOTAN_VERSION_MAJOR >= 3
-#include <tlsw/detail/botan3/engine.hpp>
+#error "tlsw: the Botan 3 engine is not finished yet; build against Botan 2.19 or later 2.x (libbotan-2-dev)"
 #endif
 #ifndef TLSW_DETAIL_ENGINE_HPP
 #define TLSW_DETAIL_ENGINE_HPP
