@@ -748,18 +748,6 @@ bool run_with(runner& r, child_process& child, Pred pred, std::chrono::seconds l
     return pred();
 }
 
-std::unique_ptr<child_process> start_s_server(const pki_fixture& f, std::uint16_t& port,
-                                              std::vector<std::string> extra) {
-    return start_listening_peer(
-        [&](std::uint16_t p) {
-            std::vector<std::string> argv = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(p),
-                                             "-cert", f.chain(), "-key", f.key()};
-            argv.insert(argv.end(), extra.begin(), extra.end());
-            return argv;
-        },
-        port);
-}
-
 }  // namespace
 
 TEST_CASE("an awaitable client fetches a page from openssl s_server -www, verifying it " FLAVOUR,

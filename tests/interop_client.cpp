@@ -24,18 +24,6 @@ using client_stream = tlsw::tls_stream<tlsw::nonblocking_socket>;
 
 constexpr std::size_t four_mib = 4u << 20;
 
-std::unique_ptr<child_process> start_s_server(const pki_fixture& f, std::uint16_t& port,
-                                              std::vector<std::string> extra) {
-    return start_listening_peer(
-        [&](std::uint16_t p) {
-            std::vector<std::string> argv = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(p),
-                                             "-cert", f.chain(), "-key", f.key()};
-            argv.insert(argv.end(), extra.begin(), extra.end());
-            return argv;
-        },
-        port);
-}
-
 /** A connected client stream that verifies "localhost" against the fixture's CA. */
 client_stream connect_client(const tlsw::context& ctx, std::uint16_t port, tlsw::stream_options options = {}) {
     auto socket = tlsw::nonblocking_socket::connect("127.0.0.1", port, 10s);

@@ -154,6 +154,20 @@ inline std::unique_ptr<child_process> start_listening_peer(
     return nullptr;
 }
 
+/** `openssl s_server` presenting the fixture's leaf on an unused port (set
+    in `port`), with `extra` arguments; stopped with the returned process. */
+inline std::unique_ptr<child_process> start_s_server(const pki_fixture& f, std::uint16_t& port,
+                                              std::vector<std::string> extra) {
+    return start_listening_peer(
+        [&](std::uint16_t p) {
+            std::vector<std::string> argv = {"openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(p),
+                                             "-cert", f.chain(), "-key", f.key()};
+            argv.insert(argv.end(), extra.begin(), extra.end());
+            return argv;
+        },
+        port);
+}
+
 /** Bounds every blocking send and receive on `fd`: a test's helper
     thread on a blocking socket ends even when its peer goes silent. */
 inline void set_socket_timeouts(int fd, std::chrono::seconds limit) {
