@@ -141,10 +141,9 @@ enum class shutdown_mode : unsigned char {
     inside a call ends the stream with errc::protocol carrying
     alert::internal_error. The constructor is the exception: it allocates
     the engine, and throws std::bad_alloc when that fails (a constructor
-    has no error value to return). Moving
-    a stream is noexcept: a Transport whose move constructor throws
-    terminates the program there, as one whose destructor throws does
-    when a stream is destroyed.
+    has no error value to return). Moving a stream is noexcept: a
+    Transport whose move constructor throws terminates the program there,
+    as one whose destructor throws does when a stream is destroyed.
 
     A moved-from stream returns errc::invalid_state from every call;
     pending() is 0, handshake_pending() false and info() empty.
