@@ -537,7 +537,7 @@ TEST_CASE("a blocking tls_stream with a read timeout returns want_read from a si
     CHECK(first.error().retryable());
     REQUIRE_FALSE(second);
     CHECK(second.error() == errc::want_read);
-    REQUIRE(server_wrote);
+    REQUIRE(server_wrote.has_value());
     CHECK(*server_wrote == 4u);
     REQUIRE(late);
     CHECK(std::ranges::equal(std::span(buf).first(*late), bytes_of("late")));
