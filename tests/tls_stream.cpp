@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <optional>
 #include <thread>
 
 #include <tlsw/nonblocking_socket.hpp>
@@ -221,6 +222,65 @@ TEMPLATE_LIST_TEST_CASE("data written before the close_notify is read before clo
     std::vector<std::byte> buffer(7000);
     for (;;) {
         auto r = d.server.read(buffer);
+        if (!r) {
+            CHECK(r.error() == errc::closed);
+            break;
+        }
+        received.insert(received.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*r));
+    }
+    CHECK_SAME_BYTES(received, data);
+}
+
+// The side that completes a handshake last reads the peer's Finished, the
+// data behind it and its close_notify together: the client in a full
+// handshake, the server in a resumed one. Its write then finds the
+// connection closed, and that must not cost the data that came first.
+TEMPLATE_LIST_TEST_CASE("a write that completes the handshake and meets the peer's close_notify returns closed; "
+                        "the data before it stays readable",
+                        "[tls_stream][write][shutdown]", all_policies) {
+    using stream = typename TestType::template stream<tlsw::memory_pair::end>;
+    const bool resumed = GENERATE(false, true);
+    CAPTURE(resumed);
+    auto server_ctx = server_context();
+    auto client_ctx = client_context();
+    std::optional<stream> client, server;
+    auto connect = [&] {
+        auto ends = tlsw::memory_pair::make(64 * 1024);
+        client.emplace(client_ctx, std::move(ends.first), localhost());
+        server.emplace(server_ctx, std::move(ends.second));
+    };
+    if (resumed) {
+        connect();
+        handshake_both(*client, *server);
+    }
+    connect();
+    auto& last = resumed ? *server : *client;
+    auto& first = resumed ? *client : *server;
+    bool first_done = false;
+    for (int i = 0; i < 20 && !first_done; ++i) {
+        auto r = last.handshake();
+        REQUIRE_FALSE(r);
+        REQUIRE(r.error().retryable());
+        auto f = first.handshake();
+        REQUIRE((f || f.error().retryable()));
+        first_done = f.has_value();
+    }
+    REQUIRE(first_done);
+    REQUIRE(first.info().resumed == resumed);
+
+    const auto data = pattern(5000);
+    REQUIRE(write_all(first, data, [] {}));
+    REQUIRE(first.shutdown());
+    const auto mine = pattern(100, 3);
+    auto w = last.write(mine);
+    REQUIRE_FALSE(w);
+    CHECK(w.error() == errc::closed);
+    CHECK(last.info().handshakes == 1);
+
+    std::vector<std::byte> received;
+    std::vector<std::byte> buffer(1000);
+    for (;;) {
+        auto r = last.read(buffer);
         if (!r) {
             CHECK(r.error() == errc::closed);
             break;

@@ -694,9 +694,10 @@ private:
     }
 
     bool send(std::span<const std::byte> record) {
-        run([&] { engine_->send(record); });
+        bool sent = false;
+        run([&] { sent = engine_->send(record); });
         // Committed: the plaintext is encrypted and queued or sent.
-        if (engine_->failed())
+        if (!sent)
             return false;
         taken_ += record.size();
         return !failure_;

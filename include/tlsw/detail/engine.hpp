@@ -216,8 +216,13 @@ public:
 
     // ---- operations ---------------------------------------------------------
 
-    /** Encrypts `plaintext` (at most max_record bytes: one record). Requires ready(). */
+    /** Encrypts `plaintext` (at most max_record bytes: one record). Returns
+        false when the stream failed or either side closed: after a
+        close_notify Botan's channel is inactive and throws, and that is
+        no failure (the plaintext that came before it stays readable). */
     bool send(std::span<const std::byte> plaintext) {
+        if (peer_closed_ || local_closed_) [[unlikely]]
+            return false;
         guard([&] { channel_->send(reinterpret_cast<const std::uint8_t*>(plaintext.data()), plaintext.size()); });
         return !failed_;
     }
