@@ -21,7 +21,7 @@ constexpr std::array all_errc{
     tlsw::errc::truncated,        tlsw::errc::transport,  tlsw::errc::protocol,
     tlsw::errc::certificate,      tlsw::errc::bad_write_retry,
     tlsw::errc::invalid_argument, tlsw::errc::invalid_state,
-    tlsw::errc::missing_server_name,
+    tlsw::errc::missing_server_name, tlsw::errc::wrong_tls_version,
 };
 
 constexpr std::array all_alerts{
@@ -71,6 +71,7 @@ TEST_CASE("errc values start at 1 and keep their numbers", "[error][errc]") {
     STATIC_REQUIRE(static_cast<int>(tlsw::errc::invalid_argument) == 9);
     STATIC_REQUIRE(static_cast<int>(tlsw::errc::invalid_state) == 10);
     STATIC_REQUIRE(static_cast<int>(tlsw::errc::missing_server_name) == 11);
+    STATIC_REQUIRE(static_cast<int>(tlsw::errc::wrong_tls_version) == 12);
 
     // 0 means success to std::error_code; no code may take it.
     for (auto e : all_errc) {

@@ -26,6 +26,9 @@
 
 namespace tlsw {
 
+/** A TLS protocol version, for context::versions(). */
+enum class tls_version : std::uint8_t { tls12 = 2, tls13 = 3 };
+
 /** What the streams of one side share: role, credentials, trust, TLS
     policy, session cache.
 
@@ -138,6 +141,26 @@ public:
         return *this;
     }
 
+    /** Sets the lowest and highest TLS version this context's streams
+        negotiate; they take the highest both peers allow. By default TLS
+        1.2 to the highest the engine speaks: TLS 1.3 on Botan 3 (1.2 when
+        the peer has no 1.3), TLS 1.2 on Botan 2, where a maximum of 1.3
+        means 1.2. Returns invalid_argument when `min` is above `max`, or
+        when the engine speaks no version in the range (a minimum of 1.3 on
+        Botan 2), and the context keeps its versions. A text policy
+        (policy()) replaces this setting by its allow_tls12 / allow_tls13. */
+    result<void> versions(tls_version min, tls_version max) {
+        const auto lo = static_cast<unsigned>(min);
+        const auto hi = std::min(static_cast<unsigned>(max), detail::highest_tls_version);
+        if (lo > static_cast<unsigned>(max) || lo > hi)
+            return unexpected(tls_error(errc::invalid_argument));
+        modify([&](detail::context_state& s) {
+            s.settings.min_version = lo;
+            s.settings.max_version = hi;
+        });
+        return {};
+    }
+
     /** Accepts any peer certificate, for any name. Anyone on the path can
         then read and change the traffic: for tests and diagnostics only. */
     context& danger_disable_verification() {
@@ -147,9 +170,14 @@ public:
 
     /** Writes the secrets of every session this context's streams
         establish (full handshakes, resumptions and renegotiations, either
-        role) to `sink`, one NSS key-log line each, without a newline:
-        "CLIENT_RANDOM <64 hex digits> <96 hex digits>" (client random,
-        master secret), the SSLKEYLOGFILE format Wireshark and curl read.
+        role) to `sink`, one NSS key-log line at a time, without a newline,
+        in the SSLKEYLOGFILE format Wireshark and curl read: under TLS 1.2
+        one line per session, "CLIENT_RANDOM <64 hex digits> <96 hex
+        digits>" (client random, master secret); under TLS 1.3 (Botan 3)
+        the traffic secrets, one line each: CLIENT_HANDSHAKE_TRAFFIC_SECRET,
+        SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0,
+        SERVER_TRAFFIC_SECRET_0 (and EXPORTER_SECRET). On Botan 3 a text
+        policy (policy()) must say allow_ssl_key_log_file = true for it.
 
         DANGER: anyone who sees these lines can decrypt the recorded
         traffic of those sessions, past and future (resumptions reuse the
@@ -328,13 +356,10 @@ public:
         const std::string copy(text);
         if (auto problem = detail::check_policy_text(copy))
             return unexpected(config_error(tls_error(errc::invalid_argument), std::move(*problem)));
-        std::shared_ptr<const Botan::TLS::Policy> parsed;
-        try {
-            parsed = std::make_shared<Botan::TLS::Text_Policy>(copy);
-        } catch (const std::exception& e) {
-            return unexpected(config_error(tls_error(errc::invalid_argument), std::string("policy: ") + e.what()));
-        }
-        modify([&](detail::context_state& s) { s.text_policy = std::move(parsed); });
+        auto parsed = detail::parse_policy_text(copy);
+        if (!parsed)
+            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(parsed.error())));
+        modify([&](detail::context_state& s) { s.text_policy = std::move(*parsed); });
         return {};
     }
 

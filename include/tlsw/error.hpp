@@ -29,6 +29,7 @@ enum class errc : std::uint8_t {
     invalid_argument,   ///< an argument the call cannot accept
     invalid_state,      ///< the call is not allowed in the stream's current state
     missing_server_name, ///< a verifying client was given no server name to check the certificate against
+    wrong_tls_version,  ///< the call does not exist in the negotiated TLS version (renegotiate() under 1.3, update_keys() under 1.2)
 };
 
 /** Why a peer certificate was rejected. */
@@ -146,6 +147,9 @@ public:
         case errc::missing_server_name:
             return "a client that verifies the server needs stream_options::server_name to check its "
                    "certificate against (only danger_disable_verification() connects without one)";
+        case errc::wrong_tls_version:
+            return "the negotiated TLS version has no such operation (TLS 1.3 has no renegotiation: use "
+                   "update_keys(); TLS 1.2 has no KeyUpdate)";
         }
         return "unknown tlsw error";
     }

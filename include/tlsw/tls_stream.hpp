@@ -379,7 +379,9 @@ public:
 
         Whoever starts one, the peer must not be writing at that moment:
         Botan 2 fails a connection whose application data crosses the
-        request, on either side. */
+        request, on either side. TLS 1.3 has no renegotiation: under it the
+        call sends nothing and returns wrong_tls_version (as SSL_renegotiate
+        fails); update_keys() renews the keys instead. */
     result<void> renegotiate() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
@@ -394,11 +396,44 @@ public:
                 return {};  // what arrived started one: the peer's
             if (engine_->peer_closed())
                 return unexpected(tls_error(errc::closed));
+            if (engine_->tls13())
+                return unexpected(tls_error(errc::wrong_tls_version));
             bool started = false;
             run([&] { started = engine_->renegotiate(); });
             if (auto e = check_usable())
                 return unexpected(*e);
             if (!started)
+                return unexpected(tls_error(errc::invalid_state));
+            return owe_flush(flush());
+        });
+    }
+
+    /** Renews our sending keys with a TLS 1.3 KeyUpdate (SSL_key_update);
+        with `request_peer`, asks the peer to renew its own too. The peer's
+        KeyUpdates are answered inside read() and write() without a call.
+
+        Returns want_write when the message is not yet with the transport
+        (repeat the call: it is not sent twice), wrong_tls_version when the
+        session is TLS 1.2 (always on Botan 2), invalid_state before the
+        handshake completed, closed after shutdown or the peer's
+        close_notify. Never reads. */
+    result<void> update_keys(bool request_peer = false) {
+        return boundary([&]() -> result<void> {
+            if (auto e = check_usable())
+                return unexpected(*e);
+            if (std::exchange(renegotiation_flush_owed_, false))
+                return owe_flush(flush());
+            if (engine_->peer_closed() || engine_->local_closed())
+                return unexpected(tls_error(errc::closed));
+            if (!engine_->ready())
+                return unexpected(tls_error(errc::invalid_state));
+            if (!engine_->tls13())
+                return unexpected(tls_error(errc::wrong_tls_version));
+            bool sent = false;
+            run([&] { sent = engine_->update_keys(request_peer); });
+            if (auto e = check_usable())
+                return unexpected(*e);
+            if (!sent)
                 return unexpected(tls_error(errc::invalid_state));
             return owe_flush(flush());
         });

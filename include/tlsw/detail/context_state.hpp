@@ -4,11 +4,13 @@
 // The configuration side of the engine: what a context hands its streams
 // (an immutable snapshot), the policy, the credentials Botan asks for, the
 // session identity that binds a resumable session to the configuration that
-// made it, and the checks on policy text and server names. Together with
-// engine.hpp, the only code that names Botan::TLS.
+// made it, and the checks on policy text and server names. What differs
+// between Botan 2 and 3 is in detail/botan2/config.hpp and
+// detail/botan3/config.hpp; with the engines, the only code naming Botan::TLS.
 
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
+#include <tlsw/expected.hpp>
 #include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/rng.hpp>
 #include <tlsw/peer_certificate.hpp>
@@ -22,6 +24,7 @@
 #include <botan/tls_algos.h>
 #include <botan/tls_ciphersuite.h>
 #include <botan/tls_policy.h>
+#include <botan/build.h>
 #include <botan/tls_session_manager.h>
 #include <botan/pkix_types.h>
 #include <botan/x509_ext.h>
@@ -69,46 +72,56 @@ inline constexpr unsigned renegotiation_refusals_fatal = 8;
     read timeout, or want_read on a nonblocking one). */
 inline constexpr unsigned hello_request_patience = 4;
 
-/** tlsw's default TLS 1.2 policy: forward-secret AEAD suites only, secure
-    renegotiation only, AES-GCM first where the CPU accelerates it. */
-class default_policy final : public Botan::TLS::Policy {
-public:
-    struct settings {
-        bool allow_client_renegotiation = false;
-        bool require_client_certificate = false;
-        bool session_tickets = true;
-    };
+/** The versions a context allows, as their minor numbers (2: TLS 1.2, 3:
+    TLS 1.3), and the renegotiation and ticket switches of the default
+    policy. */
+struct policy_settings {
+    bool allow_client_renegotiation = false;
+    bool require_client_certificate = false;
+    bool session_tickets = true;
+    unsigned min_version = 2;
+    unsigned max_version = 3;  // clamped to what the engine has (highest_tls_version)
+};
 
-    /** One server connection's count of the client's renegotiations
-        (the limits are renegotiation_burst and its neighbours). */
-    struct connection_state {
-        unsigned accepted = 0;  // in the window that started at window_start
-        std::chrono::steady_clock::time_point window_start{};
-        unsigned refused = 0;
+/** One server connection's count of the client's renegotiations (the
+    limits are renegotiation_burst and its neighbours). */
+struct renegotiation_count {
+    unsigned accepted = 0;  // in the window that started at window_start
+    std::chrono::steady_clock::time_point window_start{};
+    unsigned refused = 0;
 
-        /** Decides on one client-initiated renegotiation. */
-        bool admit(bool allowed) {
-            const auto now = std::chrono::steady_clock::now();
-            if (allowed) {
-                if (accepted == 0 || now - window_start >= renegotiation_window) {
-                    window_start = now;
-                    accepted = 0;
-                }
-                if (accepted < renegotiation_burst) {
-                    ++accepted;
-                    return true;
-                }
+    /** Decides on one client-initiated renegotiation. */
+    bool admit(bool allowed) {
+        const auto now = std::chrono::steady_clock::now();
+        if (allowed) {
+            if (accepted == 0 || now - window_start >= renegotiation_window) {
+                window_start = now;
+                accepted = 0;
             }
-            ++refused;
-            return false;
+            if (accepted < renegotiation_burst) {
+                ++accepted;
+                return true;
+            }
         }
-    };
+        ++refused;
+        return false;
+    }
+};
+
+/** What tlsw's default policy is on both engines: forward-secret AEAD
+    suites only, secure renegotiation only (TLS 1.2), AES-GCM first where
+    the CPU accelerates it. Each engine's default_policy (detail/botan2/,
+    detail/botan3/) adds what its Botan version names differently. */
+class default_policy_base : public Botan::TLS::Policy {
+public:
+    using settings = policy_settings;
+    using connection_state = renegotiation_count;
 
     /** `requested`, when given, is true while this server's own HelloRequest
-        is outstanding: Botan 2 checks allow_client_initiated_renegotiation()
+        is outstanding: Botan checks allow_client_initiated_renegotiation()
         on the ClientHello that answers it too, and would refuse the
         renegotiation it asked for. */
-    explicit default_policy(settings s, const bool* requested = nullptr, connection_state* connection = nullptr)
+    explicit default_policy_base(settings s, const bool* requested = nullptr, connection_state* connection = nullptr)
         : settings_(s), requested_(requested), connection_(connection), ciphers_(preferred_ciphers()) {}
 
     std::vector<std::string> allowed_ciphers() const override { return ciphers_; }
@@ -119,8 +132,7 @@ public:
     std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
         return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
     }
-    bool allow_tls10() const override { return false; }
-    bool allow_tls11() const override { return false; }
+    bool allow_tls12() const override { return settings_.min_version <= 2; }
     bool allow_insecure_renegotiation() const override { return false; }
     // OpenSSL 3's defaults: a client follows a server's HelloRequest; a
     // server refuses a client's renegotiation unless told otherwise.
@@ -138,16 +150,17 @@ public:
         return connection_ && connection_->refused > renegotiation_refusals_fatal;
     }
     bool require_client_certificate_authentication() const override { return settings_.require_client_certificate; }
-    // A zero lifetime makes a Botan client stop offering the ticket extension.
-    std::uint32_t session_ticket_lifetime() const override { return settings_.session_tickets ? 86400 : 0; }
-    // Verification is ours (engine::tls_verify_cert_chain); real chains
-    // rarely come with CRL or OCSP data for every intermediate.
+    // Verification is ours (the engine's tls_verify_cert_chain); real
+    // chains rarely come with CRL or OCSP data for every intermediate.
     bool require_cert_revocation_info() const override { return false; }
 #ifdef TLSW_FUZZING
     // Fuzzing builds: no clock in the hello random, so that a recorded
     // flight still verifies when a fuzz input replays it (see rng.hpp).
     bool include_time_in_hello_random() const override { return false; }
 #endif
+
+protected:
+    const settings& configured() const noexcept { return settings_; }
 
 private:
     static std::vector<std::string> preferred_ciphers() {
@@ -177,6 +190,22 @@ private:
     std::vector<std::string> ciphers_;
 };
 
+/** The kinds of value a policy text key takes (check_policy_text). */
+enum class policy_value { boolean, number, ciphers, macs, kex, sig_methods, sig_hashes, groups, numbers };
+
+}  // namespace tlsw::detail
+
+// The Botan-version parts of the configuration: default_policy, the text
+// policy keys only that version knows, the session manager, the highest
+// TLS version. The one place besides detail/engine.hpp that picks a version.
+#if BOTAN_VERSION_MAJOR >= 3
+#include <tlsw/detail/botan3/config.hpp>
+#else
+#include <tlsw/detail/botan2/config.hpp>
+#endif
+
+namespace tlsw::detail {
+
 // ---- policy text ---------------------------------------------------------
 
 /** Checks a policy in Botan's text format ("key = value" lines) before
@@ -185,13 +214,11 @@ private:
     with a decode_error. Returns the sentence naming the line and key, or
     nothing when the policy is sound. */
 inline std::optional<std::string> check_policy_text(const std::string& text) {
-    enum class kind { boolean, number, ciphers, macs, kex, sig_methods, sig_hashes, groups, numbers };
-    static const std::map<std::string, kind, std::less<>> keys = {
+    using kind = policy_value;
+    static const std::map<std::string, kind, std::less<>> keys = [] {
+        std::map<std::string, kind, std::less<>> all = {
         {"use_ecc_point_compression", kind::boolean},
-        {"allow_tls10", kind::boolean},
-        {"allow_tls11", kind::boolean},
         {"allow_tls12", kind::boolean},
-        {"allow_dtls10", kind::boolean},
         {"allow_dtls12", kind::boolean},
         {"allow_insecure_renegotiation", kind::boolean},
         {"include_time_in_hello_random", kind::boolean},
@@ -203,7 +230,6 @@ inline std::optional<std::string> check_policy_text(const std::string& text) {
         {"support_cert_status_message", kind::boolean},
         {"require_cert_revocation_info", kind::boolean},
         {"hide_unknown_users", kind::boolean},
-        {"send_fallback_scsv", kind::boolean},
         {"minimum_ecdh_group_size", kind::number},
         {"minimum_ecdsa_group_size", kind::number},
         {"minimum_dh_group_size", kind::number},
@@ -221,7 +247,12 @@ inline std::optional<std::string> check_policy_text(const std::string& text) {
         {"key_exchange_groups", kind::groups},
         {"groups", kind::groups},
         {"srtp_profiles", kind::numbers},
-    };
+        };
+        // The keys only this Botan version reads (detail/botanN/config.hpp).
+        for (const auto& [key, value] : version_policy_keys())
+            all.emplace(key, value);
+        return all;
+    }();
     // The names Botan knows, from its own cipher suite table.
     static const auto known = [] {
         std::map<kind, std::set<std::string, std::less<>>> names;
@@ -305,25 +336,24 @@ inline std::optional<std::string> check_policy_text(const std::string& text) {
         }
     }
 
-    // What the values combine to: Botan's own parse, and a TLS 1.2 policy
-    // that leaves no cipher suite would fail every handshake.
-    const std::string no_suite =
-        "policy: no TLS 1.2 cipher suite is left by its ciphers, macs, key_exchange_methods and signature_methods";
+    // What the values combine to: Botan's own parse, and a policy that
+    // leaves no cipher suite would fail every handshake.
     try {
         const Botan::TLS::Text_Policy policy(text);
-        if (!policy.allow_tls12())
-            return std::nullopt;
-        try {
-            // Botan throws when nothing is left, or may return an empty list.
-            if (policy.ciphersuite_list(Botan::TLS::Protocol_Version::TLS_V12, false).empty())
-                return no_suite;
-        } catch (const std::exception&) {
-            return no_suite;
-        }
+        return policy_leaves_no_suite(policy);
     } catch (const std::exception& e) {
         return std::string("policy: ") + e.what();
     }
-    return std::nullopt;
+}
+
+/** A checked policy text (check_policy_text) as Botan's Text_Policy, or
+    the sentence saying why Botan refuses it. */
+inline expected<std::shared_ptr<const Botan::TLS::Policy>, std::string> parse_policy_text(const std::string& text) {
+    try {
+        return std::make_shared<Botan::TLS::Text_Policy>(text);
+    } catch (const std::exception& e) {
+        return unexpected(std::string("policy: ") + e.what());
+    }
 }
 
 // ---- server names ----------------------------------------------------------
@@ -445,13 +475,14 @@ struct context_state {
             mac->update(identity);
             ticket_key = Botan::SymmetricKey(mac->final());
         }
+        // On Botan 3 the session manager seals the tickets itself, so it
+        // holds the ticket key: a new key needs a new manager there.
         if (previous && previous->sessions && previous->identity == identity &&
-            previous->session_cache == session_cache && previous->session_cache_size == session_cache_size) {
+            previous->session_cache == session_cache && previous->session_cache_size == session_cache_size &&
+            (!session_manager_holds_ticket_key || previous->ticket_key == ticket_key)) {
             sessions = previous->sessions;
-        } else if (session_cache) {
-            sessions = std::make_shared<Botan::TLS::Session_Manager_In_Memory>(rng(), session_cache_size);
         } else {
-            sessions = std::make_shared<Botan::TLS::Session_Manager_Noop>();
+            sessions = make_session_manager(session_cache ? session_cache_size : 0, ticket_key);
         }
     }
 
@@ -540,14 +571,15 @@ inline std::shared_ptr<context_state> make_context_state(role side) {
     return state;  // the caller finishes it and calls publish()
 }
 
-/** Hands Botan the snapshot's certificates, trust and ticket key. Read-only,
-    so one instance serves every stream of a context. */
-class credentials_provider final : public Botan::Credentials_Manager {
+/** What both engines' Credentials_Manager hands Botan from a snapshot:
+    certificates, trust and the ticket key, looked up alike on both Botan
+    versions (each engine adapts the signatures). Read-only, so one
+    instance serves every stream of a context. */
+class credential_lookup {
 public:
-    explicit credentials_provider(const context_state& ctx) : ctx_(ctx) {}
+    explicit credential_lookup(const context_state& ctx) : ctx_(ctx) {}
 
-    std::vector<Botan::Certificate_Store*> trusted_certificate_authorities(const std::string& type,
-                                                                           const std::string&) override {
+    std::vector<Botan::Certificate_Store*> trusted_authorities(const std::string& type) const {
         // A server asks for client certificates only when it trusts someone
         // (Botan sends a CertificateRequest naming these CAs).
         if (type == "tls-server" && !ctx_.trusts_anyone())
@@ -559,9 +591,8 @@ public:
         the first credentials whose leaf names it (exact, or a wildcard for
         one leftmost label, RFC 6125 6.4.3) and whose key suits
         `key_types`; else the first credentials whose key suits. */
-    std::vector<Botan::X509_Certificate> find_cert_chain(const std::vector<std::string>& key_types,
-                                                         const std::vector<Botan::X509_DN>&, const std::string&,
-                                                         const std::string& hostname) override {
+    std::vector<Botan::X509_Certificate> chain_for(const std::vector<std::string>& key_types,
+                                                   const std::string& hostname) const {
         const auto suits = [&](const std::shared_ptr<const credential_data>& c) {
             return c && !c->chain.empty() &&
                    std::find(key_types.begin(), key_types.end(), c->key->algo_name()) != key_types.end();
@@ -576,20 +607,15 @@ public:
         return {};
     }
 
-    Botan::Private_Key* private_key_for(const Botan::X509_Certificate& cert, const std::string&,
-                                        const std::string&) override {
+    /** The credentials whose leaf is `cert` (they own its key), or null. */
+    std::shared_ptr<const credential_data> credentials_of(const Botan::X509_Certificate& cert) const {
         for (const auto* c : candidates())
             if (*c && !(*c)->chain.empty() && cert == (*c)->chain.front())
-                return (*c)->key.get();
+                return *c;
         return nullptr;
     }
 
-    Botan::SymmetricKey psk(const std::string& type, const std::string& context, const std::string& identity) override {
-        if (type == "tls-server" && context == "session-ticket" && ctx_.ticket_key.length() > 0)
-            return ctx_.ticket_key;
-        // The base class throws, which Botan reads as "no tickets".
-        return Botan::Credentials_Manager::psk(type, context, identity);
-    }
+    const Botan::SymmetricKey& ticket_key() const noexcept { return ctx_.ticket_key; }
 
 private:
     /** `creds`, then the further credentials, in order. */

@@ -1,0 +1,120 @@
+#ifndef TLSW_DETAIL_BOTAN3_CONFIG_HPP
+#define TLSW_DETAIL_BOTAN3_CONFIG_HPP
+
+// The Botan 3 side of the configuration (included by detail/context_state.hpp
+// after default_policy_base): TLS 1.3 and 1.2, tickets sealed by the session
+// manager with the snapshot's ticket key.
+
+#include <botan/credentials_manager.h>
+#include <botan/tls_policy.h>
+#include <botan/tls_session_manager.h>
+#include <botan/tls_session_manager_hybrid.h>
+#include <botan/tls_session_manager_memory.h>
+#include <botan/tls_session_manager_noop.h>
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace tlsw::detail {
+
+/** The highest TLS version (its minor number) this engine speaks. */
+inline constexpr unsigned highest_tls_version = 3;
+
+/** Botan 3 seals tickets in the session manager, with a key it asks its
+    own credentials manager for: a new ticket key needs a new manager. */
+inline constexpr bool session_manager_holds_ticket_key = true;
+
+/** Shares the process-wide generator with Botan 3, which wants a
+    shared_ptr: it owns nothing, the generator outlives every channel. */
+inline std::shared_ptr<Botan::RandomNumberGenerator> shared_rng() {
+    return std::shared_ptr<Botan::RandomNumberGenerator>(std::shared_ptr<void>(), &rng());
+}
+
+/** tlsw's default policy on Botan 3: TLS 1.3 and 1.2 by default (the
+    context's versions() narrows them), no 0-RTT (Botan 3.7 has none). */
+class default_policy final : public default_policy_base {
+public:
+    using default_policy_base::default_policy_base;
+
+    bool allow_tls13() const override { return configured().max_version >= 3; }
+    std::chrono::seconds session_ticket_lifetime() const override {
+        return std::chrono::seconds(configured().session_tickets ? 86400 : 0);
+    }
+    // TLS 1.3 servers send tickets after the handshake; one is enough for a
+    // client that resumes once per connection.
+    std::size_t new_session_tickets_upon_handshake_success() const override {
+        return configured().session_tickets ? 1 : 0;
+    }
+    // Botan 3 hands a connection's secrets to tls_ssl_key_log_data only
+    // when its policy allows it: on while the context has a key log.
+    bool allow_ssl_key_log_file() const override { return configured().key_log; }
+};
+
+/** The text policy keys only Botan 3 reads. */
+inline std::vector<std::pair<std::string, policy_value>> version_policy_keys() {
+    return {{"allow_tls13", policy_value::boolean},
+            {"allow_ssl_key_log_file", policy_value::boolean},
+            {"hash_hello_random", policy_value::boolean},
+            {"reuse_session_tickets", policy_value::boolean},
+            {"tls_13_middlebox_compatibility_mode", policy_value::boolean},
+            {"record_size_limit", policy_value::number},
+            {"maximum_session_tickets_per_client_hello", policy_value::number},
+            {"new_session_tickets_upon_handshake_success", policy_value::number},
+            {"key_exchange_groups_to_offer", policy_value::groups}};
+}
+
+/** Why a parsed text policy cannot make any handshake, or nothing. */
+inline std::optional<std::string> policy_leaves_no_suite(const Botan::TLS::Policy& policy) {
+    const auto empty = [&](Botan::TLS::Protocol_Version v) {
+        try {
+            return policy.ciphersuite_list(v).empty();
+        } catch (const std::exception&) {
+            return true;
+        }
+    };
+    if (policy.allow_tls12() && empty(Botan::TLS::Protocol_Version::TLS_V12))
+        return "policy: no TLS 1.2 cipher suite is left by its ciphers, macs, key_exchange_methods and signature_methods";
+    if (policy.allow_tls13() && empty(Botan::TLS::Protocol_Version::TLS_V13))
+        return "policy: no TLS 1.3 cipher suite is left by its ciphers";
+    return std::nullopt;
+}
+
+/** Gives a session manager the ticket key it seals tickets with. */
+class ticket_key_provider final : public Botan::Credentials_Manager {
+public:
+    explicit ticket_key_provider(Botan::SymmetricKey key) : key_(std::move(key)) {}
+
+    Botan::secure_vector<std::uint8_t> session_ticket_key() override { return key_.bits_of(); }
+
+private:
+    Botan::SymmetricKey key_;
+};
+
+/** The session store a configuration's streams share: tickets sealed with
+    `ticket_key` when there is one (stateless), and `size` sessions in
+    memory (TLS 1.2 session IDs, a client's received tickets), none when 0. */
+inline std::shared_ptr<Botan::TLS::Session_Manager> make_session_manager(std::size_t size,
+                                                                        const Botan::SymmetricKey& ticket_key) {
+    if (ticket_key.length() > 0) {
+        std::unique_ptr<Botan::TLS::Session_Manager> stateful;
+        if (size > 0)
+            stateful = std::make_unique<Botan::TLS::Session_Manager_In_Memory>(shared_rng(), size);
+        else
+            stateful = std::make_unique<Botan::TLS::Session_Manager_Noop>();
+        return std::make_shared<Botan::TLS::Session_Manager_Hybrid>(
+            std::move(stateful), std::make_shared<ticket_key_provider>(ticket_key), shared_rng());
+    }
+    if (size > 0)
+        return std::make_shared<Botan::TLS::Session_Manager_In_Memory>(shared_rng(), size);
+    return std::make_shared<Botan::TLS::Session_Manager_Noop>();
+}
+
+}  // namespace tlsw::detail
+
+#endif
