@@ -1,9 +1,9 @@
-// Botan 3 needs other constructors and callbacks: its variant comes with
-// the Botan 3 engine.
+// Botan 3 needs other constructors and callbacks: botan_peer_botan3.hpp,
+// chosen by Botan's own version macro.
 #include <botan/build.h>
 #if BOTAN_VERSION_MAJOR >= 3
-#error "the hand-driven Botan peer has no Botan 3 variant yet"
-#endif
+#include "botan_peer_botan3.hpp"
+#else
 #ifndef TLSW_TESTS_SUPPORT_BOTAN_PEER_HPP
 #define TLSW_TESTS_SUPPORT_BOTAN_PEER_HPP
 
@@ -567,3 +567,4 @@ inline std::vector<std::byte> concat(std::initializer_list<std::span<const std::
 }  // namespace tlsw_test
 
 #endif
+#endif  // Botan 2

@@ -34,16 +34,40 @@ inline std::vector<std::vector<std::uint8_t>> ip_san_bytes(const Botan::X509_Cer
         if (it == raw.end())
             return out;
         Botan::BER_Decoder outer(it->second.first);
-        Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
+        // The SEQUENCE of GeneralNames, opened without naming ASN.1 enums
+        // (Botan 2 and 3 spell them differently).
+        const Botan::BER_Object sequence = outer.get_next_object();
+        if (static_cast<int>(sequence.type()) != 16)
+            return out;
+        Botan::BER_Decoder names(sequence);
         while (names.more_items()) {
             const Botan::BER_Object name = names.get_next_object();
-            if (name.is_a(7, Botan::CONTEXT_SPECIFIC))
+            // [7] iPAddress, context-specific (class 0x80): compared as
+            // numbers, since Botan 2 and 3 name these enums differently.
+            if (static_cast<int>(name.type()) == 7 && static_cast<int>(name.get_class()) == 0x80)
                 out.emplace_back(name.bits(), name.bits() + name.length());
         }
     } catch (const std::exception&) {
         out.clear();
     }
     return out;
+}
+
+/** The DNS subject alternative names of a certificate's AlternativeName:
+    dns() on Botan 3, get_attribute("DNS") on Botan 2 (deprecated in 3). A
+    template, so that only the branch of the Botan in use is compiled. */
+template <class AlternativeName>
+std::vector<std::string> dns_names_of(const AlternativeName& alt) {
+    if constexpr (requires { alt.dns(); }) {
+        const auto& dns = alt.dns();
+        return {dns.begin(), dns.end()};
+    } else {
+        return alt.get_attribute("DNS");
+    }
+}
+
+inline std::vector<std::string> dns_sans(const Botan::X509_Certificate& cert) {
+    return dns_names_of(cert.subject_alt_name());
 }
 
 /** The IPv4 and IPv6 subject alternative names of `cert` as text. */
@@ -78,7 +102,7 @@ inline peer_certificate to_peer_certificate(const Botan::X509_Certificate& cert)
     const auto cn = cert.subject_info("X520.CommonName");
     if (!cn.empty())
         p.common_name = cn.front();
-    p.dns_names = cert.subject_alt_name().get_attribute("DNS");
+    p.dns_names = dns_sans(cert);
     p.ip_addresses = ip_sans(cert);
     p.not_before = cert.not_before().to_std_timepoint();
     p.not_after = cert.not_after().to_std_timepoint();

@@ -532,10 +532,18 @@ private:
         add(use_system_trust ? "system trust" : "no system trust");
         add(policy->require_client_certificate_authentication() ? "client certificate required" : "optional");
         add(canonical_policy());
+        // Botan 2 finds shared_ptrs, Botan 3 certificates (a generic lambda:
+        // only the branch of the Botan in use is compiled).
+        const auto fingerprint = [](const auto& cert) {
+            if constexpr (requires { cert->fingerprint("SHA-256"); })
+                return cert->fingerprint("SHA-256");
+            else
+                return cert.fingerprint("SHA-256");
+        };
         std::vector<std::string> anchors;
         for (const auto& dn : trust->all_subjects())
             for (const auto& cert : trust->find_all_certs(dn, {}))
-                anchors.push_back(cert->fingerprint("SHA-256"));
+                anchors.push_back(fingerprint(cert));
         std::sort(anchors.begin(), anchors.end());
         anchors.erase(std::unique(anchors.begin(), anchors.end()), anchors.end());
         add("trust");
@@ -637,7 +645,7 @@ private:
             return s;
         };
         const std::string want = lower(host);
-        auto names = leaf.subject_alt_name().get_attribute("DNS");
+        auto names = dns_sans(leaf);
         if (names.empty())
             names = leaf.subject_info("Name");
         for (const auto& raw : names) {

@@ -397,7 +397,7 @@ private:
         if (!expected.empty())
             text += "; expected name \"" + expected + "\"";
         std::string names;
-        for (const auto& dns : chain.front().subject_alt_name().get_attribute("DNS"))
+        for (const auto& dns : dns_sans(chain.front()))
             names += (names.empty() ? "DNS:" : ", DNS:") + dns;
         for (const auto& ip : ip_sans(chain.front()))
             names += (names.empty() ? "IP:" : ", IP:") + ip;

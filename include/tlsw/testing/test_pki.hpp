@@ -1,11 +1,14 @@
-// Botan 3 builds certificates with other calls: its variant comes with the
-// Botan 3 engine.
-#include <botan/build.h>
-#if BOTAN_VERSION_MAJOR >= 3
-#error "tlsw: the Botan 3 test PKI comes with the Botan 3 engine, which is not finished yet"
-#endif
 #ifndef TLSW_TESTING_TEST_PKI_HPP
 #define TLSW_TESTING_TEST_PKI_HPP
+
+// Botan 2 and 3 spell the certificate-building calls differently: the few
+// that differ are in detail/botan2/pki.hpp and detail/botan3/pki.hpp.
+#include <botan/build.h>
+#if BOTAN_VERSION_MAJOR >= 3
+#include <tlsw/detail/botan3/pki.hpp>
+#else
+#include <tlsw/detail/botan2/pki.hpp>
+#endif
 
 #include <botan/data_src.h>
 #include <botan/der_enc.h>
@@ -76,42 +79,25 @@ struct pki_files {
 
 namespace detail {
 
-/** An extension carrying pre-encoded DER. Botan 2.19's AlternativeName
-    cannot encode an IPv6 address and drops 16-byte addresses when it parses
-    a CSR, so the SAN is built by hand and the leaf made without a CSR. */
-class raw_extension final : public Botan::Certificate_Extension {
-public:
-    raw_extension(Botan::OID id, std::vector<std::uint8_t> value) : oid(std::move(id)), der(std::move(value)) {}
-    Botan::OID oid_of() const override { return oid; }
-    std::string oid_name() const override { return "tlsw.testing.raw_extension"; }
-    Botan::Certificate_Extension* copy() const override { return new raw_extension(oid, der); }
-    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
-
-private:
-    std::vector<std::uint8_t> encode_inner() const override { return der; }
-    void decode_inner(const std::vector<std::uint8_t>&) override {} // only ever encoded
-
-    Botan::OID oid;
-    std::vector<std::uint8_t> der;
-};
+using tlsw::detail::pki::raw_extension;
 
 /** DER of a SubjectAltName for hosts (RFC 5280 4.2.1.6): dNSName [2] or iPAddress [7]. */
 inline std::vector<std::uint8_t> encode_subject_alt_name(const std::vector<std::string>& hosts) {
     std::vector<std::uint8_t> out;
     Botan::DER_Encoder der(out);
-    der.start_cons(Botan::SEQUENCE);
+    tlsw::detail::pki::start_sequence(der);
     for (const std::string& host : hosts) {
         std::array<std::uint8_t, 16> ip{};
         if (host.empty())
             throw std::invalid_argument("tlsw::testing: empty host name");
         if (::inet_pton(AF_INET, host.c_str(), ip.data()) == 1)
-            der.add_object(Botan::ASN1_Tag(7), Botan::CONTEXT_SPECIFIC, ip.data(), 4);
+            tlsw::detail::pki::add_context_object(der, 7, ip.data(), 4);
         else if (::inet_pton(AF_INET6, host.c_str(), ip.data()) == 1)
-            der.add_object(Botan::ASN1_Tag(7), Botan::CONTEXT_SPECIFIC, ip.data(), 16);
+            tlsw::detail::pki::add_context_object(der, 7, ip.data(), 16);
         else if (host.find(':') != std::string::npos) // a DNS SAN would hide the typo
             throw std::invalid_argument("tlsw::testing: malformed IPv6 address: " + host);
         else
-            der.add_object(Botan::ASN1_Tag(2), Botan::CONTEXT_SPECIFIC, host);
+            tlsw::detail::pki::add_context_object(der, 2, reinterpret_cast<const std::uint8_t*>(host.data()), host.size());
     }
     der.end_cons();
     return out;
@@ -130,7 +116,7 @@ inline void check_options(const pki_options& options) {
 inline std::unique_ptr<Botan::Private_Key> make_key(key_type type, Botan::RandomNumberGenerator& rng) {
     if (type == key_type::rsa_2048)
         return std::make_unique<Botan::RSA_PrivateKey>(rng, 2048);
-    return std::make_unique<Botan::ECDSA_PrivateKey>(rng, Botan::EC_Group("secp256r1"));
+    return std::make_unique<Botan::ECDSA_PrivateKey>(rng, tlsw::detail::pki::p256());
 }
 
 /** Issues a leaf from ca_cert/ca_key; the CA fields of the result are the given PEM. */
@@ -142,28 +128,26 @@ inline test_pki issue(const Botan::X509_Certificate& ca_cert, const Botan::Priva
     const std::vector<std::uint8_t> public_key = key->subject_public_key();
 
     // keyEncipherment too for RSA, else peers refuse TLS 1.2 static-RSA key exchange.
-    const Botan::Key_Constraints usage = options.key == key_type::rsa_2048
-        ? Botan::Key_Constraints(Botan::DIGITAL_SIGNATURE | Botan::KEY_ENCIPHERMENT)
-        : Botan::DIGITAL_SIGNATURE;
+    const Botan::Key_Constraints usage = tlsw::detail::pki::leaf_usage(options.key == key_type::rsa_2048);
 
     Botan::Extensions extensions;
-    extensions.add(new Botan::Cert_Extension::Basic_Constraints(false), true);
-    extensions.add(new Botan::Cert_Extension::Key_Usage(usage), true);
-    extensions.add(new Botan::Cert_Extension::Extended_Key_Usage(
-        {Botan::OID::from_string("PKIX.ServerAuth"), Botan::OID::from_string("PKIX.ClientAuth")}));
-    extensions.add(new Botan::Cert_Extension::Authority_Key_ID(ca_cert.subject_key_id()));
-    extensions.add(new Botan::Cert_Extension::Subject_Key_ID(public_key, "SHA-1"));
-    extensions.add(new raw_extension(Botan::Cert_Extension::Subject_Alternative_Name::static_oid(),
-                                     encode_subject_alt_name(options.hosts)));
+    namespace ext = Botan::Cert_Extension;
+    using tlsw::detail::pki::add_extension;
+    add_extension<ext::Basic_Constraints>(extensions, true, false);
+    add_extension<ext::Key_Usage>(extensions, true, usage);
+    add_extension<ext::Extended_Key_Usage>(
+        extensions, false,
+        std::vector<Botan::OID>{Botan::OID::from_string("PKIX.ServerAuth"), Botan::OID::from_string("PKIX.ClientAuth")});
+    add_extension<ext::Authority_Key_ID>(extensions, false, ca_cert.subject_key_id());
+    add_extension<ext::Subject_Key_ID>(extensions, false, public_key, "SHA-1");
+    add_extension<raw_extension>(extensions, false, ext::Subject_Alternative_Name::static_oid(),
+                                 encode_subject_alt_name(options.hosts));
 
     Botan::X509_DN subject;
     subject.add_attribute("X520.CommonName", options.hosts.front());
 
-    Botan::AlgorithmIdentifier signature_algorithm;
-    const std::unique_ptr<Botan::PK_Signer> signer(
-        Botan::choose_sig_format(ca_key, rng, "SHA-256", signature_algorithm));
-    const Botan::X509_Certificate leaf = Botan::X509_CA::make_cert(
-        signer.get(), rng, signature_algorithm, public_key, Botan::X509_Time(now + options.not_before_offset),
+    const Botan::X509_Certificate leaf = tlsw::detail::pki::sign_certificate(
+        ca_key, rng, public_key, Botan::X509_Time(now + options.not_before_offset),
         Botan::X509_Time(now + options.not_after_offset), ca_cert.subject_dn(), subject, extensions);
 
     test_pki result;

@@ -52,8 +52,10 @@ public:
         return configured().session_tickets ? 1 : 0;
     }
     // Botan 3 hands a connection's secrets to tls_ssl_key_log_data only
-    // when its policy allows it: on while the context has a key log.
-    bool allow_ssl_key_log_file() const override { return configured().key_log; }
+    // when its policy allows it; the engine drops them unless the context
+    // has a key log (a switch here would change the configuration identity,
+    // which the key log must not).
+    bool allow_ssl_key_log_file() const override { return true; }
 };
 
 /** The text policy keys only Botan 3 reads. */
