@@ -21,13 +21,20 @@ struct connection {
                tlsw::stream_options options = localhost())
         : connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
 
-    /** Runs both handshakes; returns the first hard error, if any. */
+    /** Runs both handshakes; returns the first hard error, if any. Then
+        the client reads once: under TLS 1.3 the server's session tickets
+        come after the handshake, and a client has them (to resume or
+        export) only after it read them. */
     std::optional<tlsw::tls_error> handshake() {
         for (int i = 0; i < 200; ++i) {
             auto c = client.handshake();
             auto s = server.handshake();
-            if (c && s)
+            if (c && s) {
+                std::byte none[1];
+                if (auto r = client.read(none); !r && !r.error().retryable())
+                    return r.error();
                 return std::nullopt;
+            }
             if (!c && !c.error().retryable())
                 return c.error();
             if (!s && !s.error().retryable())

@@ -71,20 +71,33 @@ inline std::vector<std::pair<std::string, policy_value>> version_policy_keys() {
             {"key_exchange_groups_to_offer", policy_value::groups}};
 }
 
-/** Why a parsed text policy cannot make any handshake, or nothing. */
+/** Whether `policy` leaves any cipher suite for `version`. */
+inline bool has_suites(const Botan::TLS::Policy& policy, Botan::TLS::Protocol_Version version) {
+    try {
+        return !policy.ciphersuite_list(version).empty();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+/** Whether a client with `policy` offers TLS 1.3: Botan 3 text policies
+    allow it by default, yet one naming only TLS 1.2 ciphers (CBC) has no
+    suite for it, and then offers TLS 1.2. */
+inline bool offers_tls13(const Botan::TLS::Policy& policy) {
+    return policy.allow_tls13() && has_suites(policy, Botan::TLS::Protocol_Version::TLS_V13);
+}
+
+/** Why a parsed text policy cannot make any handshake, or nothing: no
+    version it allows has a cipher suite left. */
 inline std::optional<std::string> policy_leaves_no_suite(const Botan::TLS::Policy& policy) {
-    const auto empty = [&](Botan::TLS::Protocol_Version v) {
-        try {
-            return policy.ciphersuite_list(v).empty();
-        } catch (const std::exception&) {
-            return true;
-        }
-    };
-    if (policy.allow_tls12() && empty(Botan::TLS::Protocol_Version::TLS_V12))
+    const bool tls12 = policy.allow_tls12() && has_suites(policy, Botan::TLS::Protocol_Version::TLS_V12);
+    if (tls12 || offers_tls13(policy))
+        return std::nullopt;
+    if (policy.allow_tls12())
         return "policy: no TLS 1.2 cipher suite is left by its ciphers, macs, key_exchange_methods and signature_methods";
-    if (policy.allow_tls13() && empty(Botan::TLS::Protocol_Version::TLS_V13))
+    if (policy.allow_tls13())
         return "policy: no TLS 1.3 cipher suite is left by its ciphers";
-    return std::nullopt;
+    return std::nullopt;  // no version at all: Botan's own checks say so at the handshake
 }
 
 /** Gives a session manager the ticket key it seals tickets with. */

@@ -103,7 +103,8 @@ public:
                     client_sessions_->import(resume_from, session_export_key(*ctx_));
                 const auto& policy = ctx_->policy;
                 // The constructor throws when the policy forbids the version offered.
-                const auto offer = policy->allow_tls13() ? Botan::TLS::Protocol_Version::latest_tls_version()
+                const bool tls13 = ctx_->text_policy ? offers_tls13(*policy) : policy->allow_tls13();
+                const auto offer = tls13 ? Botan::TLS::Protocol_Version::latest_tls_version()
                                                          : Botan::TLS::Protocol_Version(Botan::TLS::Protocol_Version::TLS_V12);
                 channel_ = std::make_unique<Botan::TLS::Client>(callbacks, client_sessions_, creds, policy,
                                                                 shared_rng(), Botan::TLS::Server_Information(server_name, port),
