@@ -208,7 +208,12 @@ TEST_CASE("the default server policy refuses clients that offer only CBC, static
                  std::string("ciphers = AES-256/GCM ChaCha20Poly1305\nkey_exchange_methods = CECPQ1\n"));
     CAPTURE(offer);
     auto client_ctx = client_context();
-    REQUIRE(client_ctx.policy(offer));
+    auto loaded = client_ctx.policy(offer);
+    if (!loaded && offer.find("CECPQ1") != std::string::npos && default_version() == "TLS v1.3") {
+        CHECK(loaded.error() == errc::invalid_argument);  // Botan 3 has no CECPQ1 to offer
+        return;
+    }
+    REQUIRE(loaded);
     connection c(client_ctx, server_context(), localhost());
     auto e = c.handshake();
     REQUIRE(e);
@@ -387,7 +392,7 @@ TEST_CASE("a text policy is checked when loaded and a bad value names its line a
         std::string text;
         std::string named;  // what the message must contain
     };
-    const auto bad = GENERATE(bad_policy{"allow_tls12 = true\nallow_tls11 = maybe\n", "line 2: key 'allow_tls11'"},
+    const auto bad = GENERATE(bad_policy{"allow_tls12 = true\nallow_dtls12 = maybe\n", "line 2: key 'allow_dtls12'"},
                               bad_policy{"minimum_rsa_bits = lots\n", "key 'minimum_rsa_bits'"},
                               bad_policy{"ciphers = AES-128/GCM Rot13\n", "'Rot13'"},
                               bad_policy{"key_exchange_groups = x25519 curve9999\n", "'curve9999'"},

@@ -37,6 +37,7 @@ constexpr std::array all_alerts{
     tlsw::alert::inappropriate_fallback, tlsw::alert::user_canceled,
     tlsw::alert::no_renegotiation,      tlsw::alert::unsupported_extension,
     tlsw::alert::unrecognized_name,     tlsw::alert::no_application_protocol,
+    tlsw::alert::certificate_required,
 };
 
 constexpr std::array all_reasons{

@@ -19,6 +19,7 @@
 #include <fstream>
 #include <mutex>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -78,7 +79,7 @@ TEST_CASE("the key log names the client random and master secret the peer used, 
 TEST_CASE("both ends log the same line, and a resumed session logs its new client random with the old secret",
           "[context][key_log][resumption]") {
     key_lines client_log, server_log;
-    auto client_ctx = client_context();
+    auto client_ctx = tls12(client_context());  // TLS 1.2's CLIENT_RANDOM lines (TLS 1.3: the test below)
     client_ctx.danger_key_log(client_log.sink());
     auto server_ctx = server_context();
     server_ctx.danger_key_log(server_log.sink());
@@ -99,6 +100,41 @@ TEST_CASE("both ends log the same line, and a resumed session logs its new clien
     CHECK(c[0].substr(79) == c[1].substr(79));        // the same master secret
 }
 
+TEST_CASE("under TLS 1.3 both ends log the same traffic secrets, one labelled line each, for one client random",
+          "[context][key_log][tls13]") {
+    key_lines client_log, server_log;
+    auto client_ctx = client_context();
+    client_ctx.danger_key_log(client_log.sink());
+    auto server_ctx = server_context();
+    server_ctx.danger_key_log(server_log.sink());
+    connection c(client_ctx, server_ctx);
+    REQUIRE_FALSE(c.handshake());
+    const auto lines = client_log.get();
+    CHECK(lines == server_log.get());
+    if (c.client.info().version != "TLS v1.3") {
+        // Botan 2: TLS 1.2 only, one CLIENT_RANDOM line.
+        REQUIRE(lines.size() == 1);
+        CHECK(well_formed(lines[0]));
+        return;
+    }
+    std::set<std::string> labels;
+    std::set<std::string> randoms;
+    for (const auto& line : lines) {
+        const auto first = line.find(' ');
+        const auto second = line.find(' ', first + 1);
+        REQUIRE(second != std::string::npos);
+        labels.insert(line.substr(0, first));
+        randoms.insert(line.substr(first + 1, second - first - 1));
+        CHECK(line.size() - second - 1 >= 64);  // a secret of 32 bytes or more, in hex
+    }
+    CHECK(randoms.size() == 1);
+    CHECK(randoms.begin()->size() == 64);
+    for (const char* want : {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+                             "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"})
+        CHECK(labels.count(want) == 1);
+    CHECK(labels.count("CLIENT_RANDOM") == 0);
+}
+
 TEST_CASE("the key log is off by default and an empty function turns it off", "[context][key_log]") {
     key_lines log;
     auto client_ctx = client_context();
@@ -117,7 +153,7 @@ TEST_CASE("danger_key_log_file appends one line per session, readable by its own
     std::filesystem::remove(path);
     {
         key_lines log;
-        auto client_ctx = client_context();
+        auto client_ctx = tls12(client_context());  // one line per session
         REQUIRE(client_ctx.danger_key_log_file(path));
         auto server_ctx = server_context();
         server_ctx.danger_key_log(log.sink());

@@ -74,6 +74,7 @@ enum class alert : std::uint8_t {
     unsupported_extension = 110,
     unrecognized_name = 112,
     no_application_protocol = 120,
+    certificate_required = 116,  ///< TLS 1.3: the server requires a client certificate and got none
 };
 
 /** The name of an alert as RFC 5246 spells it, or "unknown alert". */
@@ -103,6 +104,7 @@ constexpr const char* alert_name(alert a) noexcept {
     case alert::unsupported_extension: return "unsupported_extension";
     case alert::unrecognized_name: return "unrecognized_name";
     case alert::no_application_protocol: return "no_application_protocol";
+    case alert::certificate_required: return "certificate_required";
     }
     return "unknown alert";
 }

@@ -178,10 +178,11 @@ protected:
             }
             if (cert_reason_ != certificate_reason::none) {
                 fail(tls_error::from_certificate(cert_reason_, a));
-            } else if (a == alert::handshake_failure && ctx_->side == role::server && client_sent_no_certificate_ &&
+            } else if ((a == alert::handshake_failure || a == alert::certificate_required) &&
+                       ctx_->side == role::server && client_sent_no_certificate_ &&
                        ctx_->tls_policy().require_client_certificate_authentication()) {
                 // Botan refuses a client without a certificate with a bare
-                // handshake_failure.
+                // handshake_failure (TLS 1.2) or certificate_required (1.3).
                 failure_detail_ = "the client sent no certificate; this server requires one";
                 fail(tls_error::from_certificate(certificate_reason::no_certificate, a));
             } else
@@ -266,11 +267,13 @@ protected:
             in_flight_ = false;
             hello_request_outstanding_ = false;
             ++info_.renegotiations_refused;
-        } else if (fatal && type == alert::handshake_failure && ctx_->side == role::client &&
+        } else if (fatal && (type == alert::handshake_failure || type == alert::certificate_required) &&
+                   ctx_->side == role::client &&
                    client_sent_no_certificate_ && !established_) {
             // The server asked for a certificate, we had none to send, and
             // it ended the handshake: Botan servers (and OpenSSL's) say
-            // handshake_failure when they require one.
+            // handshake_failure when they require one (TLS 1.3:
+            // certificate_required).
             failure_detail_ = "the server asked for a client certificate and none was configured";
             fail(tls_error::from_certificate(certificate_reason::no_certificate, type, true));
         } else if (fatal) {

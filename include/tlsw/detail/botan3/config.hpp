@@ -43,14 +43,15 @@ public:
     using default_policy_base::default_policy_base;
 
     bool allow_tls13() const override { return configured().max_version >= 3; }
-    std::chrono::seconds session_ticket_lifetime() const override {
-        return std::chrono::seconds(configured().session_tickets ? 86400 : 0);
-    }
+    // TLS 1.3 resumes through tickets alone: with session_tickets(false)
+    // the server still sends them, as handles into its session cache
+    // (stateful, like TLS 1.2 session IDs); only the stateless ones, which
+    // carry the sealed session, need session_tickets(true) and a key. So
+    // the lifetime is never 0 here (a Botan 3 client would drop them).
+    std::chrono::seconds session_ticket_lifetime() const override { return std::chrono::seconds(86400); }
     // TLS 1.3 servers send tickets after the handshake; one is enough for a
     // client that resumes once per connection.
-    std::size_t new_session_tickets_upon_handshake_success() const override {
-        return configured().session_tickets ? 1 : 0;
-    }
+    std::size_t new_session_tickets_upon_handshake_success() const override { return 1; }
     // Botan 3 hands a connection's secrets to tls_ssl_key_log_data only
     // when its policy allows it; the engine drops them unless the context
     // has a key log (a switch here would change the configuration identity,
