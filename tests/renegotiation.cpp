@@ -24,6 +24,9 @@
 #include <thread>
 
 using namespace tlsw_test;
+
+// Renegotiation is TLS 1.2 only: every client here offers TLS 1.2 (on Botan 3
+// too; tests/tls13.cpp has renegotiate() under TLS 1.3).
 using tlsw::errc;
 
 namespace {
@@ -100,7 +103,7 @@ TEMPLATE_LIST_TEST_CASE("a renegotiation our side starts completes inside a bloc
     const bool client_starts = GENERATE(true, false);
     CAPTURE(client_starts);
     auto [a, b] = tlsw::blocking_memory_pair::make(8 * 1024);
-    stream client(client_context(), recording_transport(std::move(a)), localhost());
+    stream client(tls12(client_context()), recording_transport(std::move(a)), localhost());
     stream server(renegotiating_server_context(), recording_transport(std::move(b)));
     stream& us = client_starts ? client : server;
     stream& peer = client_starts ? server : client;
@@ -305,7 +308,7 @@ TEMPLATE_LIST_TEST_CASE("tlsw and a real Botan peer renegotiate twice with data 
     CAPTURE(tlsw_client, tlsw_starts);
 
     auto [a, b] = tlsw::memory_pair::make(64 * 1024);
-    stream us = tlsw_client ? stream(client_context(), recorded_end(std::move(a)), localhost())
+    stream us = tlsw_client ? stream(tls12(client_context()), recorded_end(std::move(a)), localhost())
                             : stream(renegotiating_server_context(), recorded_end(std::move(a)));
     botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b));
     auto pump = [&] { peer.pump(); };
@@ -389,7 +392,7 @@ TEMPLATE_LIST_TEST_CASE("a Botan peer that refuses our renegotiation answers no_
     const bool tlsw_client = GENERATE(true, false);
     CAPTURE(tlsw_client);
     auto [a, b] = tlsw::memory_pair::make(64 * 1024);
-    stream us = tlsw_client ? stream(client_context(), recorded_end(std::move(a)), localhost())
+    stream us = tlsw_client ? stream(tls12(client_context()), recorded_end(std::move(a)), localhost())
                             : stream(server_context(), recorded_end(std::move(a)));
     botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b),
                     /*allow_renegotiation=*/false);
@@ -425,7 +428,7 @@ TEMPLATE_LIST_TEST_CASE("a renegotiation started while a write is owed a retry: 
     const bool tlsw_client = GENERATE(true, false);
     CAPTURE(tlsw_client);
     auto [a, b] = tlsw::memory_pair::make(10000);
-    stream us = tlsw_client ? stream(client_context(), recorded_end(std::move(a)), localhost())
+    stream us = tlsw_client ? stream(tls12(client_context()), recorded_end(std::move(a)), localhost())
                             : stream(renegotiating_server_context(), recorded_end(std::move(a)));
     botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b));
     auto pump = [&] { peer.pump(); };
@@ -522,7 +525,7 @@ TEMPLATE_LIST_TEST_CASE("application data that arrived before renegotiate() is d
     const bool tlsw_client = GENERATE(true, false);
     CAPTURE(tlsw_client);
     auto [a, b] = tlsw::memory_pair::make(64 * 1024);
-    stream us = tlsw_client ? stream(client_context(), recorded_end(std::move(a)), localhost())
+    stream us = tlsw_client ? stream(tls12(client_context()), recorded_end(std::move(a)), localhost())
                             : stream(server_context(), recorded_end(std::move(a)));
     botan_peer peer(tlsw_client ? botan_peer::side::server : botan_peer::side::client, std::move(b));
     auto pump = [&] { peer.pump(); };

@@ -115,7 +115,11 @@ TEST_CASE("a ticket or session resumes only under the server configuration that 
     case change::cipher_order: REQUIRE(other.policy(policy + "AES-256/GCM AES-128/GCM\n")); break;
     }
 
-    auto client_ctx = client_context();
+    // TLS 1.3 resumes only with a suite of the session's hash: Botan 3's
+    // server picks its preferred suite first, so reordered preferences
+    // (AES-256-GCM-SHA384 first) make a full handshake there. The identity
+    // rule is the same on both versions; TLS 1.2 shows it for the order.
+    auto client_ctx = what == change::cipher_order ? tls12(client_context()) : client_context();
     tlsw::stream_options options{.server_name = "localhost", .alpn = {"h2"}};
     connection first(client_ctx, issuer, options);
     REQUIRE_FALSE(first.handshake());

@@ -268,12 +268,12 @@ protected:
             hello_request_outstanding_ = false;
             ++info_.renegotiations_refused;
         } else if (fatal && (type == alert::handshake_failure || type == alert::certificate_required) &&
-                   ctx_->side == role::client &&
-                   client_sent_no_certificate_ && !established_) {
+                   ctx_->side == role::client && client_sent_no_certificate_ && (!established_ || tls13_)) {
             // The server asked for a certificate, we had none to send, and
             // it ended the handshake: Botan servers (and OpenSSL's) say
             // handshake_failure when they require one (TLS 1.3:
-            // certificate_required).
+            // certificate_required, which comes after our Finished, when
+            // our side of the handshake is already complete).
             failure_detail_ = "the server asked for a client certificate and none was configured";
             fail(tls_error::from_certificate(certificate_reason::no_certificate, type, true));
         } else if (fatal) {
