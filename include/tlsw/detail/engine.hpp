@@ -173,7 +173,8 @@ public:
         direct_used_ = 0;
         alerts_emitted_ = 0;
         guard([&] {
-            channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
+            awaiting_ =
+                channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
         });
         direct_ = {};
         // Botan refuses a renegotiation with a warning alert and no callback.
@@ -184,6 +185,11 @@ public:
     }
 
     std::size_t plaintext_available() const noexcept { return inbox_.size() - inbox_pos_; }
+
+    /** Bytes Botan still needs to complete a record it holds the start of
+        (what received_data() returned), or 0 when the input fed so far
+        ended on a record boundary. */
+    std::size_t awaiting() const noexcept { return awaiting_; }
 
     /** Drops buffered plaintext: once a failure is reported, nothing that
         arrived before it may surface after it. */
@@ -662,6 +668,7 @@ private:
     std::size_t record_head_ = 0;
     std::span<std::byte> direct_;
     std::size_t direct_used_ = 0;
+    std::size_t awaiting_ = 0;  // what the last received_data() returned
 
     session_info info_;
     tls_error error_;
