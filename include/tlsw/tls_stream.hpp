@@ -757,10 +757,9 @@ private:
         readable: reading on would let a streaming peer grow the inbox. */
     result<void> take_in_arrived() {
         for (;;) {
-            if (engine_->plaintext_available() > 0)
-                return unexpected(tls_error(errc::want_read));
             // Records in the receive buffer have arrived; the transport is
-            // asked only when it can say without blocking.
+            // asked only when it can say without blocking. Nothing more
+            // arrived: done, whatever waits for read().
             if (buffered_record() == 0) {
                 if constexpr (waitable_transport<transport_value>) {
                     bool readable = false;
@@ -776,9 +775,13 @@ private:
                     // Could block, and offers no way to ask: take nothing.
                     return {};
                 }
-                if (read_this_call_ >= max_read_per_call)
-                    return unexpected(tls_error(errc::want_read));
             }
+            // More has arrived: plaintext waiting for read() stops the
+            // stream from taking it in (that bounds the inbox), and so does
+            // the call's budget.
+            if (engine_->plaintext_available() > 0 ||
+                (buffered_record() == 0 && read_this_call_ >= max_read_per_call))
+                return unexpected(tls_error(errc::want_read));
             auto n = fill({});
             if (!n)
                 return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
