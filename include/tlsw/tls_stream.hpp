@@ -524,10 +524,15 @@ private:
         false), or nothing. Reporting a failure is final: plaintext still
         buffered is dropped with it. */
     std::optional<tls_error> check_usable(bool writing = true) {
-        if (!engine_) [[unlikely]]
-            return tls_error(errc::invalid_state);  // moved from
-        if (!failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
+        // Inlined on the hot path; the rest is not.
+        if (engine_ && !failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
             return std::nullopt;
+        return unusable();
+    }
+
+    [[gnu::noinline]] std::optional<tls_error> unusable() {
+        if (!engine_)
+            return tls_error(errc::invalid_state);  // moved from
         if (failed()) {
             engine_->discard_plaintext();
             return failure();
@@ -545,16 +550,21 @@ private:
             return R(unexpected(tls_error(errc::invalid_state)));
         read_this_call_ = 0;
         try {
-            R r = f();
-            if (!r && failed())
-                engine_->discard_plaintext();
-            return r;
+            return checked(f);  // no copy of the result: it is built where the caller wants it
         } catch (...) {
             // Allocation failure is the only exception expected here; the
             // transport's and Botan's are caught where they are raised.
             engine_->discard_plaintext();
             return R(unexpected(fail(tls_error::from_alert(alert::internal_error, false))));
         }
+    }
+
+    template <class F>
+    std::invoke_result_t<F&> checked(F& f) {
+        auto r = f();
+        if (!r && failed()) [[unlikely]]
+            engine_->discard_plaintext();
+        return r;
     }
 
     result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
@@ -634,7 +644,7 @@ private:
     result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
         if (failed())
             return unexpected(*check_usable(false));
-        engine_->close();
+        run([&] { engine_->close(); });
         if (auto r = flush(); !r)
             return r;
         if (mode != shutdown_mode::send_and_wait)
@@ -793,6 +803,13 @@ private:
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
+        // The hot path of every write: established, nothing queued.
+        if (!engine_->handshake_in_flight() && quiet()) [[likely]]
+            return {};
+        return finish_handshake_slow();
+    }
+
+    [[gnu::noinline]] result<void> finish_handshake_slow() {
         for (;;) {
             // A failure that came in the same transport read as the
             // handshake's last message and application data behind it:
@@ -820,11 +837,19 @@ private:
         }
     }
 
+    /** Nothing queued and nothing failed: flush() has nothing to do. */
+    bool quiet() const noexcept { return engine_->output_empty() && !failure_ && !engine_->failed(); }
+
     /** Moves queued ciphertext to the transport until it is empty. */
     result<void> flush() {
-        // The common case on the hot path: write-through left nothing queued.
-        if (engine_->output().empty() && !failure_ && !engine_->failed())
+        // The common case on the hot path (inlined): write-through left
+        // nothing queued.
+        if (quiet()) [[likely]]
             return {};
+        return flush_queued();
+    }
+
+    [[gnu::noinline]] result<void> flush_queued() {
         for (auto out = engine_->output(); !out.empty(); out = engine_->output()) {
             auto n = transport_write(out);
             if (!n) {
@@ -858,7 +883,7 @@ private:
         a record fails, the plaintext of the records before it has been
         returned already, and the failure is this call's. */
     result<std::size_t> fill(std::span<std::byte> direct) {
-        std::size_t n = buffered_record();
+        std::size_t n = rx_begin_ == rx_end_ ? 0 : buffered_record();
         if (n == 0) {
             if (read_this_call_ >= max_read_per_call)
                 return unexpected(tls_error(errc::want_read));
@@ -972,19 +997,32 @@ private:
     }
 
     /** Runs an engine call with write-through: ciphertext it emits goes
-        straight to the transport while nothing is queued ahead of it. */
+        straight to the transport while nothing is queued ahead of it.
+        Every engine call that can emit runs through here, so the sink
+        always names this stream (it moves with the stream) when it is used. */
     template <class F>
     void run(F&& f) {
         engine_->set_sink({this, &write_through});
         f();
-        engine_->set_sink({});
     }
 
     static std::size_t write_through(void* self, std::span<const std::byte> bytes) {
         auto& s = *static_cast<tls_stream*>(self);
+        if (!s.failure_) [[likely]] {
+            // The common case: the transport takes the record at once.
+            auto n = s.transport_write(bytes);
+            if (n && *n == bytes.size()) [[likely]]
+                return bytes.size();
+            return write_through_rest(s, bytes, n);
+        }
+        return 0;
+    }
+
+    [[gnu::noinline]] static std::size_t write_through_rest(tls_stream& s, std::span<const std::byte> bytes,
+                                                           io_result first) {
         std::size_t done = 0;
-        while (done < bytes.size() && !s.failure_) {
-            auto n = s.transport_write(bytes.subspan(done));
+        for (bool again = false; done < bytes.size() && !s.failure_; again = true) {
+            auto n = again ? s.transport_write(bytes.subspan(done)) : std::move(first);
             if (!n) {
                 // A would-block leaves the rest queued; an error is kept and
                 // surfaces when the engine call returns, unless the peer

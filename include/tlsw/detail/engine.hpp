@@ -135,6 +135,7 @@ public:
     std::span<const std::byte> output() const noexcept {
         return std::span<const std::byte>(out_).subspan(out_pos_);
     }
+    bool output_empty() const noexcept { return out_pos_ == out_.size(); }
     void consume_output(std::size_t n) noexcept {
         out_pos_ += n;
         if (out_pos_ == out_.size()) {
@@ -333,6 +334,14 @@ private:
         // back to the transport.
         if (size == 0)
             return;
+        // The steady state: the stream feeds one record at a time, and it
+        // fits the caller's buffer.
+        if (size <= direct_.size() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
+            std::memcpy(direct_.data(), data, size);
+            direct_used_ = size;
+            direct_ = {};
+            return;
+        }
         auto bytes = std::as_bytes(std::span(data, size));
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
