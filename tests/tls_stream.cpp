@@ -232,10 +232,12 @@ TEMPLATE_LIST_TEST_CASE("data written before the close_notify is read before clo
     CHECK_SAME_BYTES(received, data);
 }
 
-// The side that completes a handshake last reads the peer's Finished, the
-// data behind it and its close_notify together: the client in a full
-// handshake, the server in a resumed one. Its write then finds the
-// connection closed, and that must not cost the data that came first.
+// The side that completes a handshake last receives the peer's Finished,
+// the data behind it and its close_notify in one transport read: the
+// client in a full handshake, the server in a resumed one. Its write ends
+// the handshake there (one record at a time) and sends; had it met the
+// close_notify it would return closed; neither may cost the data that
+// came first.
 TEMPLATE_LIST_TEST_CASE("a write that completes the handshake while the peer's data and close_notify wait does not "
                         "fail the stream; the data before the close_notify stays readable",
                         "[tls_stream][write][shutdown]", all_policies) {
