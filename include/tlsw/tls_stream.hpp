@@ -766,12 +766,18 @@ private:
         Returns want_read when plaintext waits in the inbox and more may be
         readable: reading on would let a streaming peer grow the inbox. */
     result<void> take_in_arrived() {
+        using traits = transport_traits<transport_value>;
+        constexpr bool can_ask = waitable_transport<transport_value>;
+        // A transport that could block and offers no way to ask is not read.
+        constexpr bool may_read_blind = traits::can_would_block && !traits::can_block;
         for (;;) {
             // Records in the receive buffer have arrived; the transport is
             // asked only when it can say without blocking. Nothing more
             // arrived: done, whatever waits for read().
             if (buffered_record() == 0) {
-                if constexpr (waitable_transport<transport_value>) {
+                if constexpr (!can_ask && !may_read_blind)
+                    return {};
+                if constexpr (can_ask) {
                     bool readable = false;
                     try {
                         readable = transport_.wait(readiness::readable, std::chrono::milliseconds(0));
@@ -780,10 +786,6 @@ private:
                     }
                     if (!readable)
                         return {};
-                } else if constexpr (transport_traits<transport_value>::can_block ||
-                                     !transport_traits<transport_value>::can_would_block) {
-                    // Could block, and offers no way to ask: take nothing.
-                    return {};
                 }
             }
             // More has arrived: plaintext waiting for read() stops the
