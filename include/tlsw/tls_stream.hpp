@@ -116,7 +116,7 @@ enum class shutdown_mode : unsigned char {
     arguments). No call throws. A failure other than want_read / want_write
     is final: later calls return it again.
 
-    Receiving: one transport read asks for up to rx_size bytes (64 KiB),
+    Receiving: one transport read asks for up to rx_read_size bytes (64 KiB),
     so it can bring several records; the receive buffer keeps what the
     engine has not taken yet, and the stream hands the engine one
     complete record at a time (it parses the 5-byte record header; a
@@ -197,10 +197,13 @@ public:
     /** The largest TLS 1.2 record on the wire: a 5-byte header and at
         most 16384 + 2048 bytes of ciphertext (RFC 5246 6.2.3). */
     static constexpr std::size_t max_wire_record = 5 + 18432;
-    /** The receive buffer's size: the most ciphertext one transport read
-        asks for and the most the stream holds unprocessed. 64 KiB: four
-        full records and more per receive, against one before. */
-    static constexpr std::size_t rx_size = 65536;
+    /** The most ciphertext one transport read asks for: 64 KiB, four full
+        records and more per receive. */
+    static constexpr std::size_t rx_read_size = 65536;
+    /** The receive buffer's size, and so the most ciphertext the stream
+        holds unprocessed: a read of rx_read_size behind the partial record
+        an earlier read left (at most one record). */
+    static constexpr std::size_t rx_size = rx_read_size + max_wire_record;
     /** Most decrypted plaintext a stream ever buffers (pending()): the
         rest of one record, which the caller's buffer did not hold. */
     static constexpr std::size_t max_pending = max_record;
@@ -524,15 +527,14 @@ private:
         false), or nothing. Reporting a failure is final: plaintext still
         buffered is dropped with it. */
     std::optional<tls_error> check_usable(bool writing = true) {
-        // Inlined on the hot path; the rest is not.
-        if (engine_ && !failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
+        // Inlined on the hot path; the rest is not. Called only inside
+        // boundary(), which answers a moved-from stream itself.
+        if (!failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
             return std::nullopt;
         return unusable();
     }
 
     [[gnu::noinline]] std::optional<tls_error> unusable() {
-        if (!engine_)
-            return tls_error(errc::invalid_state);  // moved from
         if (failed()) {
             engine_->discard_plaintext();
             return failure();
@@ -937,8 +939,8 @@ private:
     }
 
     /** One transport read into the receive buffer, behind the partial
-        record it holds (moved to the front), at most rx_size in all and
-        within the call's budget. */
+        record it holds (moved to the front): at most rx_read_size bytes,
+        and within the call's budget. */
     result<void> receive() {
         if (!rx_) {  // not zeroed: only what the transport wrote is read
             rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
@@ -948,8 +950,9 @@ private:
             rx_end_ -= rx_begin_;
             rx_begin_ = 0;
         }
-        // A partial record is shorter than any unit, so there is room.
-        const std::size_t room = std::min(rx_size - rx_end_, max_read_per_call - read_this_call_);
+        // A partial record is shorter than a unit, so there is room for
+        // a full read (an SSLv2 hello's unit is longer: still room).
+        const std::size_t room = std::min(std::min(rx_read_size, rx_size - rx_end_), max_read_per_call - read_this_call_);
         auto n = transport_read(std::span(rx_.get() + rx_end_, room));
         if (!n) {
             if (is_would_block(n.error())) {
