@@ -73,7 +73,7 @@ void connection::log(const char* format, ...) const {
 
 short connection::events() const noexcept { return wants_write_ ? POLLOUT : POLLIN; }
 
-bool connection::has_work() const noexcept { return more_ || tls_.pending() > 0; }
+bool connection::has_work() const noexcept { return more_ || tls_.has_pending(); }
 
 clock_type::time_point connection::deadline() const noexcept {
     switch (phase_) {
@@ -92,7 +92,7 @@ clock_type::time_point connection::deadline() const noexcept {
 }
 
 bool connection::idle() const noexcept {
-    return phase_ == phase::open && out_.empty() && in_.empty() && tls_.pending() == 0;
+    return phase_ == phase::open && out_.empty() && in_.empty() && !tls_.has_pending();
 }
 
 bool connection::end(const char* reason) {
@@ -240,7 +240,7 @@ bool connection::open_turn() {
     }
 
     if (config_.renegotiate_after && !renegotiated_ && echoed_ >= *config_.renegotiate_after &&
-        tls_.pending() == 0 && !tls_.handshake_pending()) {
+        !tls_.has_pending() && !tls_.handshake_pending()) {
         renegotiated_ = true;
         log("starting a renegotiation after %llu bytes echoed", static_cast<unsigned long long>(echoed_));
         auto r = tls_.renegotiate();

@@ -302,10 +302,12 @@ struct op_access {
     // reading and one writing, from two coroutines on one thread or
     // strand). A call made by one of them can read bytes from the socket
     // that another one, parked in async_wait, was waiting for: plaintext
-    // it keeps for read(), or the end of a handshake a write waits for.
-    // Those bytes will never make the socket readable again, so the parked
-    // operation is woken (its wait cancelled) to repeat its call. A woken
-    // call that reads nothing wakes no one: no ping-pong.
+    // it keeps for read(), or the end of a handshake a write waits for;
+    // or it can process records the stream had buffered. Those bytes will
+    // never make the socket readable again, so the parked operation is
+    // woken (its wait cancelled) to repeat its call. A woken call that
+    // reads nothing from the socket and completes nothing wakes no one: no
+    // ping-pong (and read() never parks while the stream has_pending()).
     static void wake_parked(nonblocking_socket& t) {
         if (t.parked_ == 0)
             return;
@@ -361,9 +363,14 @@ public:
                 self.reset_cancellation_state(net::enable_total_cancellation());
             break;
         }
+        // Bytes taken from the socket, or records the stream had buffered
+        // (tls_stream::has_pending()) that a call completed with, may be
+        // what a parked operation waits for: they will not make the socket
+        // readable.
         const auto before = op_access::bytes_read(transport);
+        const bool had_pending = stream_.has_pending();
         auto r = call_();
-        if (op_access::bytes_read(transport) != before)
+        if (op_access::bytes_read(transport) != before || (had_pending && r.has_value()))
             op_access::wake_parked(transport);
         if (!r && r.error().retryable()) {
             const bool readable = r.error() == errc::want_read;

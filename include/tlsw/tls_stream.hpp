@@ -116,18 +116,31 @@ enum class shutdown_mode : unsigned char {
     arguments). No call throws. A failure other than want_read / want_write
     is final: later calls return it again.
 
+    Receiving: one transport read asks for up to rx_read_size bytes (64 KiB),
+    so it can bring several records; the receive buffer keeps what the
+    engine has not taken yet, and the stream hands the engine one
+    complete record at a time (it parses the 5-byte record header; a
+    header announcing more than a TLS 1.2 record may hold goes to the
+    engine as it is, and Botan rejects it with its alert). So each
+    record's plaintext is copied once, straight into the caller's buffer
+    (into the stream's own only when the caller's is smaller than the
+    record), and a read never processes more than the record it returns.
+    Records already in the receive buffer do not make the transport
+    readable: after a call, has_pending() says whether read() would
+    progress without it (an event loop checks it before waiting).
+
     Bounds on what a peer can make a stream hold or do:
+    - Ciphertext buffered in the stream never exceeds rx_size bytes.
     - Plaintext buffered in the stream (pending()) never exceeds
-      max_pending bytes: the stream reads from the transport only while
-      that buffer is empty, and one transport read of at most rx_size
-      bytes of ciphertext completes at most one record begun earlier plus
-      what those bytes hold.
+      max_pending bytes (one record): the stream hands the engine a
+      record only while that buffer is empty, and one record at a time.
     - One call reads at most max_read_per_call bytes of ciphertext from
-      the transport (a few more when the last read ends past the limit);
-      when they bring nothing the call can return, it returns want_read,
-      over a blocking transport too (as SSL_read does without
-      SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming alerts or
-      handshake traffic cannot hold a call.
+      the transport, so it processes at most that plus the rx_size bytes
+      buffered before it; when they bring nothing the call can return, it
+      returns want_read, over a blocking transport too (as SSL_read does
+      without SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming
+      alerts or handshake traffic cannot hold a call. read() returns
+      want_read only once no complete record is buffered.
 
     Failure and plaintext: records authenticated before a failure (a bad
     record, a fatal alert, a transport error) in the same transport read
@@ -154,11 +167,14 @@ enum class shutdown_mode : unsigned char {
     With stream_options::release_buffers (the default) they are freed,
     each one only when empty, at the points where a stream goes idle: a
     transport read that would block, the end of a handshake, a finished
-    shutdown. So an established stream waiting for its peer holds none
-    (buffer_capacity() is 0), while bulk transfer, whose reads find data,
-    keeps them and allocates nothing per record; a nonblocking reader
-    that drains its socket until want_read allocates the receive buffer
-    once per wake-up.
+    shutdown, and, over a transport that can block
+    (transport_traits::can_block), a read() that leaves the receive
+    buffer empty (its next read would wait in the kernel anyway). So an
+    established stream waiting for its peer holds none (buffer_capacity()
+    is 0), while bulk transfer over a nonblocking transport, whose reads
+    find data, keeps them and allocates nothing per record; a nonblocking
+    reader that drains its socket until want_read allocates the receive
+    buffer once per wake-up, a blocking one once per read that empties it.
 
     One thread at a time may use a stream, like an SSL*.
 */
@@ -178,16 +194,22 @@ public:
     static constexpr bool moving_buffer = policies::moving_buffer;
     /** Most plaintext one record carries, and so one partial write returns. */
     static constexpr std::size_t max_record = detail::engine::max_record;
-    /** Most ciphertext one transport read asks for: the largest TLS 1.2
-        record (16384 + 2048 bytes). */
-    static constexpr std::size_t rx_size = 18432;
-    /** Most decrypted plaintext a stream ever buffers (pending()): a record
-        begun by an earlier transport read plus the records one read of
-        rx_size bytes completes. */
-    static constexpr std::size_t max_pending = max_record + rx_size;
+    /** The largest TLS 1.2 record on the wire: a 5-byte header and at
+        most 16384 + 2048 bytes of ciphertext (RFC 5246 6.2.3). */
+    static constexpr std::size_t max_wire_record = 5 + 18432;
+    /** The most ciphertext one transport read asks for: 64 KiB, four full
+        records and more per receive. */
+    static constexpr std::size_t rx_read_size = 65536;
+    /** The receive buffer's size, and so the most ciphertext the stream
+        holds unprocessed: a read of rx_read_size behind the partial record
+        an earlier read left (at most one record). */
+    static constexpr std::size_t rx_size = rx_read_size + max_wire_record;
+    /** Most decrypted plaintext a stream ever buffers (pending()): the
+        rest of one record, which the caller's buffer did not hold. */
+    static constexpr std::size_t max_pending = max_record;
     /** Most ciphertext one call reads from the transport before it returns
-        want_read for lack of anything else to return. */
-    static constexpr std::size_t max_read_per_call = 4 * rx_size;
+        want_read for lack of anything else to return (four full records). */
+    static constexpr std::size_t max_read_per_call = 4 * (max_wire_record - 5);
 
     /** A stream in the context's role over `t`. A client's ClientHello is
         prepared now and sent by the first call. */
@@ -314,7 +336,16 @@ public:
         errc::truncated when the transport ends without one, in both cases
         after the data that came before. */
     result<std::size_t> read(std::span<std::byte> buffer) {
-        return boundary([&] { return read_some_plaintext(buffer); });
+        return boundary([&]() -> result<std::size_t> {
+            auto r = read_some_plaintext(buffer);
+            // Over a transport that can block, the next read would wait in
+            // the kernel: a receive buffer left empty is not kept for it.
+            if constexpr (transport_traits<transport_value>::can_block) {
+                if (rx_ && rx_begin_ == rx_end_)
+                    release_idle_buffers();
+            }
+            return r;
+        });
     }
 
     /** read() into any contiguous sized range of writable char, unsigned
@@ -500,6 +531,16 @@ public:
         touching the transport. */
     std::size_t pending() const noexcept { return engine_ ? engine_->plaintext_available() : 0; }
 
+    /** True when read() progresses without the transport: plaintext is
+        buffered (pending() > 0) or a complete record the engine has not
+        processed yet (OpenSSL's SSL_has_pending). Records already received
+        do not make the transport readable, so an event loop checks this
+        before it waits for readiness after a read(), and read()s again
+        instead. False for a moved-from stream. */
+    bool has_pending() const noexcept {
+        return engine_ && (engine_->plaintext_available() > 0 || buffered_record() > 0);
+    }
+
     /** Heap bytes the stream's own I/O buffers hold now (capacity, not
         content): 0 for an established stream gone idle when
         stream_options::release_buffers is on (see "Memory" above). Botan's
@@ -521,10 +562,14 @@ private:
         false), or nothing. Reporting a failure is final: plaintext still
         buffered is dropped with it. */
     std::optional<tls_error> check_usable(bool writing = true) {
-        if (!engine_) [[unlikely]]
-            return tls_error(errc::invalid_state);  // moved from
+        // Inlined on the hot path; the rest is not. Called only inside
+        // boundary(), which answers a moved-from stream itself.
         if (!failed() && !(writing && (engine_->local_closed() || engine_->peer_closed()))) [[likely]]
             return std::nullopt;
+        return unusable();
+    }
+
+    [[gnu::noinline]] std::optional<tls_error> unusable() {
         if (failed()) {
             engine_->discard_plaintext();
             return failure();
@@ -542,16 +587,21 @@ private:
             return R(unexpected(tls_error(errc::invalid_state)));
         read_this_call_ = 0;
         try {
-            R r = f();
-            if (!r && failed())
-                engine_->discard_plaintext();
-            return r;
+            return checked(f);  // no copy of the result: it is built where the caller wants it
         } catch (...) {
             // Allocation failure is the only exception expected here; the
             // transport's and Botan's are caught where they are raised.
             engine_->discard_plaintext();
             return R(unexpected(fail(tls_error::from_alert(alert::internal_error, false))));
         }
+    }
+
+    template <class F>
+    std::invoke_result_t<F&> checked(F& f) {
+        auto r = f();
+        if (!r && failed()) [[unlikely]]
+            engine_->discard_plaintext();
+        return r;
     }
 
     result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
@@ -574,8 +624,9 @@ private:
                     return unexpected(r.error());
                 stuck = true;
                 // A transport that blocks would hold this read while our
-                // output, which the peer may be waiting for, sits queued.
-                if (!readable_now())
+                // output, which the peer may be waiting for, sits queued;
+                // a record already buffered needs no transport read.
+                if (buffered_record() == 0 && !readable_now())
                     return unexpected(r.error());
             }
             auto n = fill(buffer);
@@ -603,8 +654,9 @@ private:
                 (void)flush();  // Botan's close_notify reply, if the transport takes it
                 return unexpected(tls_error(errc::closed));
             }
-            if (read_this_call_ >= max_read_per_call)
-                return unexpected(tls_error(stuck ? errc::want_write : errc::want_read));
+            // A record without application data (handshake, alert, empty):
+            // the next one, from the buffer or the transport; fill() ends
+            // the call once the transport budget is spent.
         }
     }
 
@@ -629,7 +681,7 @@ private:
     result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
         if (failed())
             return unexpected(*check_usable(false));
-        engine_->close();
+        run([&] { engine_->close(); });
         if (auto r = flush(); !r)
             return r;
         if (mode != shutdown_mode::send_and_wait)
@@ -638,15 +690,19 @@ private:
             // What the peer sent before its close_notify is not wanted: it
             // is dropped, so the wait holds no more than one read's worth.
             engine_->discard_plaintext();
-            if (read_this_call_ >= max_read_per_call)
-                return unexpected(tls_error(errc::want_read));
-            if (auto r = wait_readable(deadline); !r)
-                return r;
+            // Buffered records first: they need no wait.
+            if (buffered_record() == 0) {
+                if (read_this_call_ >= max_read_per_call)
+                    return unexpected(tls_error(errc::want_read));
+                if (auto r = wait_readable(deadline); !r)
+                    return r;
+            }
             auto n = fill({});
             if (!n)
                 return unexpected(n.error());
         }
         engine_->discard_plaintext();
+        rx_begin_ = rx_end_ = 0;  // whatever followed the peer's close_notify
         release_idle_buffers();
         return {};
     }
@@ -747,9 +803,18 @@ private:
         Returns want_read when plaintext waits in the inbox and more may be
         readable: reading on would let a streaming peer grow the inbox. */
     result<void> take_in_arrived() {
-        if constexpr (waitable_transport<transport_value> || transport_traits<transport_value>::can_would_block) {
-                for (;;) {
-                if constexpr (waitable_transport<transport_value>) {
+        using traits = transport_traits<transport_value>;
+        constexpr bool can_ask = waitable_transport<transport_value>;
+        // A transport that could block and offers no way to ask is not read.
+        constexpr bool may_read_blind = traits::can_would_block && !traits::can_block;
+        for (;;) {
+            // Records in the receive buffer have arrived; the transport is
+            // asked only when it can say without blocking. Nothing more
+            // arrived: done, whatever waits for read().
+            if (buffered_record() == 0) {
+                if constexpr (!can_ask && !may_read_blind)
+                    return {};
+                if constexpr (can_ask) {
                     bool readable = false;
                     try {
                         readable = transport_.wait(readiness::readable, std::chrono::milliseconds(0));
@@ -758,25 +823,32 @@ private:
                     }
                     if (!readable)
                         return {};
-                } else if constexpr (transport_traits<transport_value>::can_block) {
-                    // Could block, and offers no way to ask: take nothing.
-                    return {};
                 }
-                if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
-                    return unexpected(tls_error(errc::want_read));
-                auto n = fill({});
-                if (!n)
-                    return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
-                if (engine_->handshake_in_flight() || engine_->peer_closed())
-                    return {};
             }
+            // More has arrived: plaintext waiting for read() stops the
+            // stream from taking it in (that bounds the inbox), and so does
+            // the call's budget.
+            if (engine_->plaintext_available() > 0 ||
+                (buffered_record() == 0 && read_this_call_ >= max_read_per_call))
+                return unexpected(tls_error(errc::want_read));
+            auto n = fill({});
+            if (!n)
+                return n.error() == errc::want_read ? result<void>() : unexpected(n.error());
+            if (engine_->handshake_in_flight() || engine_->peer_closed())
+                return {};
         }
-        return {};
     }
 
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
     result<void> finish_handshake() {
+        // The hot path of every write: established, nothing queued.
+        if (!engine_->handshake_in_flight() && quiet()) [[likely]]
+            return {};
+        return finish_handshake_slow();
+    }
+
+    [[gnu::noinline]] result<void> finish_handshake_slow() {
         for (;;) {
             // A failure that came in the same transport read as the
             // handshake's last message and application data behind it:
@@ -793,7 +865,7 @@ private:
             // is kept for read(); reading on before it is taken would let
             // the peer grow the inbox without limit (data, HelloRequest,
             // data, ...).
-            if (engine_->plaintext_available() > 0 || read_this_call_ >= max_read_per_call)
+            if (engine_->plaintext_available() > 0)
                 return unexpected(tls_error(errc::want_read));
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
@@ -804,11 +876,19 @@ private:
         }
     }
 
+    /** Nothing queued and nothing failed: flush() has nothing to do. */
+    bool quiet() const noexcept { return engine_->output_empty() && !failure_ && !engine_->failed(); }
+
     /** Moves queued ciphertext to the transport until it is empty. */
     result<void> flush() {
-        // The common case on the hot path: write-through left nothing queued.
-        if (engine_->output().empty() && !failure_ && !engine_->failed())
+        // The common case on the hot path (inlined): write-through left
+        // nothing queued.
+        if (quiet()) [[likely]]
             return {};
+        return flush_queued();
+    }
+
+    [[gnu::noinline]] result<void> flush_queued() {
         for (auto out = engine_->output(); !out.empty(); out = engine_->output()) {
             auto n = transport_write(out);
             if (!n) {
@@ -831,18 +911,84 @@ private:
         return {};
     }
 
-    /** One transport read, fed to the engine; plaintext lands in `direct`
-        as far as it fits, the rest in the inbox. Returns the count stored in
-        `direct` and counts the bytes read against the call's budget.
+    /** The next record of the receive buffer, fed to the engine, after a
+        transport read when none is complete there; plaintext lands in
+        `direct` as far as it fits, the rest in the inbox. Returns the count
+        stored in `direct` (0 also when the read completed no record).
 
-        Called only while the inbox is empty: that is what bounds it at
-        max_pending. When a failure follows good records in the same read,
-        the good plaintext is returned (or kept) and the failure waits for
-        the next call. */
+        Called only while the inbox is empty, and feeding one record at a
+        time: that is what bounds the inbox at max_pending. A transport
+        read is refused (want_read) once the call's budget is spent. When
+        a record fails, the plaintext of the records before it has been
+        returned already, and the failure is this call's. */
     result<std::size_t> fill(std::span<std::byte> direct) {
-        if (!rx_)  // not zeroed: only what the transport wrote is read
+        std::size_t n = rx_begin_ == rx_end_ ? 0 : buffered_record();
+        if (n == 0) {
+            if (read_this_call_ >= max_read_per_call)
+                return unexpected(tls_error(errc::want_read));
+            if (auto r = receive(); !r)
+                return unexpected(r.error());
+            n = buffered_record();
+            if (n == 0)
+                return std::size_t(0);
+        }
+        const std::span<const std::byte> record(rx_.get() + rx_begin_, n);
+        // The engine takes all of it, whatever happens inside.
+        rx_begin_ += n;
+        std::size_t delivered = 0;
+        run([&] { delivered = engine_->feed(record, direct); });
+        if (rx_begin_ == rx_end_)
+            rx_begin_ = rx_end_ = 0;
+        if (failed()) [[unlikely]] {
+            // Botan queued an alert for the peer: a best effort to deliver it.
+            (void)flush();
+            if (delivered > 0 || engine_->plaintext_available() > 0)
+                return delivered;
+            return unexpected(failure());
+        }
+        return delivered;
+    }
+
+    /** Length of the complete unit at the front of the receive buffer that
+        the engine takes next, or 0 when none is complete: the rest of a
+        record Botan holds the beginning of (only after a header it read
+        differently, such as an SSLv2 hello), else one record by its
+        header; a header unlike any TLS 1.2 record's (a content type other
+        than 20 to 23, a version other than 3.x, a length over the
+        maximum) alone, so that Botan answers it as it would: with its
+        alert, or by saying how much it needs. */
+    std::size_t buffered_record() const noexcept {
+        const std::size_t available = rx_end_ - rx_begin_;
+        std::size_t unit = engine_->awaiting();
+        if (unit == 0) {
+            if (available < 5)
+                return 0;
+            const std::byte* header = rx_.get() + rx_begin_;
+            const std::size_t length =
+                std::to_integer<std::size_t>(header[3]) << 8 | std::to_integer<std::size_t>(header[4]);
+            const auto type = std::to_integer<unsigned>(header[0]);
+            const bool framed = type >= 20 && type <= 23 && header[1] == std::byte{3} && length <= max_wire_record - 5;
+            unit = framed ? 5 + length : 5;
+        }
+        return available >= unit ? unit : 0;
+    }
+
+    /** One transport read into the receive buffer, behind the partial
+        record it holds (moved to the front): at most rx_read_size bytes,
+        and within the call's budget. */
+    result<void> receive() {
+        if (!rx_) {  // not zeroed: only what the transport wrote is read
             rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
-        auto n = transport_read(std::span(rx_.get(), rx_size));
+            rx_begin_ = rx_end_ = 0;
+        } else if (rx_begin_ > 0) {
+            std::memmove(rx_.get(), rx_.get() + rx_begin_, rx_end_ - rx_begin_);
+            rx_end_ -= rx_begin_;
+            rx_begin_ = 0;
+        }
+        // A partial record is shorter than a unit, so there is room for
+        // a full read (an SSLv2 hello's unit is longer: still room).
+        const std::size_t room = std::min(std::min(rx_read_size, rx_size - rx_end_), max_read_per_call - read_this_call_);
+        auto n = transport_read(std::span(rx_.get() + rx_end_, room));
         if (!n) {
             if (is_would_block(n.error())) {
                 // Nothing to read: idle, as far as the stream can tell.
@@ -851,7 +997,7 @@ private:
             }
             return unexpected(fail(tls_error::from_transport(n.error())));
         }
-        if (*n > rx_size)
+        if (*n > room)
             return unexpected(fail(tls_error::from_transport(std::make_error_code(std::errc::io_error))));
         if (*n == 0) {
             if (engine_->peer_closed())
@@ -859,16 +1005,8 @@ private:
             return unexpected(fail(tls_error(errc::truncated)));
         }
         read_this_call_ += *n;
-        std::size_t delivered = 0;
-        run([&] { delivered = engine_->feed(std::span(rx_.get(), *n), direct); });
-        if (failed()) {
-            // Botan queued an alert for the peer: a best effort to deliver it.
-            (void)flush();
-            if (delivered > 0 || engine_->plaintext_available() > 0)
-                return delivered;
-            return unexpected(failure());
-        }
-        return delivered;
+        rx_end_ += *n;
+        return {};
     }
 
     /** The transport's calls, with an exception turned into its error. */
@@ -899,19 +1037,32 @@ private:
     }
 
     /** Runs an engine call with write-through: ciphertext it emits goes
-        straight to the transport while nothing is queued ahead of it. */
+        straight to the transport while nothing is queued ahead of it.
+        Every engine call that can emit runs through here, so the sink
+        always names this stream (it moves with the stream) when it is used. */
     template <class F>
     void run(F&& f) {
         engine_->set_sink({this, &write_through});
         f();
-        engine_->set_sink({});
     }
 
     static std::size_t write_through(void* self, std::span<const std::byte> bytes) {
         auto& s = *static_cast<tls_stream*>(self);
+        if (!s.failure_) [[likely]] {
+            // The common case: the transport takes the record at once.
+            auto n = s.transport_write(bytes);
+            if (n && *n == bytes.size()) [[likely]]
+                return bytes.size();
+            return write_through_rest(s, bytes, n);
+        }
+        return 0;
+    }
+
+    [[gnu::noinline]] static std::size_t write_through_rest(tls_stream& s, std::span<const std::byte> bytes,
+                                                           io_result first) {
         std::size_t done = 0;
-        while (done < bytes.size() && !s.failure_) {
-            auto n = s.transport_write(bytes.subspan(done));
+        for (bool again = false; done < bytes.size() && !s.failure_; again = true) {
+            auto n = again ? s.transport_write(bytes.subspan(done)) : std::move(first);
             if (!n) {
                 // A would-block leaves the rest queued; an error is kept and
                 // surfaces when the engine call returns, unless the peer
@@ -932,12 +1083,14 @@ private:
         return done;
     }
 
-    /** With release_buffers, frees the I/O buffers that hold nothing (the
-        receive buffer never holds anything between transport reads). */
+    /** With release_buffers, frees the I/O buffers that hold nothing. */
     void release_idle_buffers() noexcept {
         if (!release_buffers_)
             return;
-        rx_.reset();
+        if (rx_begin_ == rx_end_) {
+            rx_.reset();
+            rx_begin_ = rx_end_ = 0;
+        }
         gather_.reset();
         engine_->release_buffers();
     }
@@ -950,7 +1103,9 @@ private:
 
     Transport transport_;
     std::unique_ptr<detail::engine> engine_;
-    std::unique_ptr<std::byte[]> rx_;       // allocated by fill(), freed by release_idle_buffers()
+    std::unique_ptr<std::byte[]> rx_;       // allocated by receive(), freed by release_idle_buffers()
+    std::size_t rx_begin_ = 0;              // rx_[rx_begin_, rx_end_): received, not yet fed to the engine
+    std::size_t rx_end_ = 0;
     std::optional<tls_error> failure_;
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*

@@ -97,6 +97,7 @@ public:
     std::span<const std::byte> output() const noexcept {
         return std::span<const std::byte>(out_).subspan(out_pos_);
     }
+    bool output_empty() const noexcept { return out_pos_ == out_.size(); }
     void consume_output(std::size_t n) noexcept {
         out_pos_ += n;
         if (out_pos_ == out_.size()) {
@@ -127,6 +128,11 @@ public:
     // ---- plaintext in -------------------------------------------------------
 
     std::size_t plaintext_available() const noexcept { return inbox_.size() - inbox_pos_; }
+
+    /** Bytes Botan still needs to complete a record it holds the start of
+        (what received_data() returned), or 0 when the input fed so far
+        ended on a record boundary. */
+    std::size_t awaiting() const noexcept { return awaiting_; }
 
     /** Drops buffered plaintext: once a failure is reported, nothing that
         arrived before it may surface after it. */
@@ -239,6 +245,14 @@ protected:
         // back to the transport.
         if (bytes.empty())
             return;
+        // The steady state: the stream feeds one record at a time, and it
+        // fits the caller's buffer.
+        if (bytes.size() <= direct_.size() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
+            std::memcpy(direct_.data(), bytes.data(), bytes.size());
+            direct_used_ = bytes.size();
+            direct_ = {};
+            return;
+        }
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
         if (direct_used_ == 0 && !direct_.empty() && inbox_.empty()) {
@@ -458,6 +472,7 @@ protected:
     std::size_t record_head_ = 0;
     std::span<std::byte> direct_;  // the caller's buffer during feed()
     std::size_t direct_used_ = 0;
+    std::size_t awaiting_ = 0;  // what the last received_data() returned
 
     session_info info_;
     tls_error error_;

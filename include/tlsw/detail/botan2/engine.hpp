@@ -114,7 +114,8 @@ public:
         direct_used_ = 0;
         alerts_emitted_ = 0;
         guard([&] {
-            channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
+            awaiting_ =
+                channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
         });
         direct_ = {};
         // Botan refuses a renegotiation with a warning alert and no callback.

@@ -138,7 +138,7 @@ public:
         const auto* p = reinterpret_cast<const std::uint8_t*>(ciphertext.data());
         for (std::size_t done = 0; done < ciphertext.size() && !failed_;) {
             const std::size_t n = std::min(feed_chunk, ciphertext.size() - done);
-            guard([&] { channel_->received_data(std::span(p + done, n)); });
+            guard([&] { awaiting_ = channel_->received_data(std::span(p + done, n)); });
             done += n;
         }
         direct_ = {};
