@@ -407,7 +407,7 @@ private:
             info_.server_name = session.server_info().hostname();
         log_keys(session);
         if (ctx_->side == role::client)
-            session_ = session;
+            session_ = std::make_unique<Botan::TLS::Session>(session);
         // A resumed session carries the chain verified when it was made,
         // under the same configuration (its identity): still verified.
         const auto& certs = session.peer_certs();
@@ -418,7 +418,7 @@ private:
             if (!cn.empty())
                 info_.peer_common_name = cn.front();
         }
-        info_.peer_chain = to_peer_chain(certs);
+        info_.peer_chain = lazy_peer_chain(certs);  // converted when first read
         return true;
     }
 
@@ -466,8 +466,8 @@ private:
             another configuration) is dropped: a full handshake follows. */
         void import(std::span<const std::byte> sealed, const Botan::SymmetricKey& key) {
             try {
-                imported_ = Botan::TLS::Session::decrypt(reinterpret_cast<const std::uint8_t*>(sealed.data()),
-                                                         sealed.size(), key);
+                imported_ = std::make_unique<Botan::TLS::Session>(Botan::TLS::Session::decrypt(
+                    reinterpret_cast<const std::uint8_t*>(sealed.data()), sealed.size(), key));
             } catch (const std::exception&) {
                 imported_.reset();
             }
@@ -478,7 +478,7 @@ private:
         }
         bool load_from_server_info(const Botan::TLS::Server_Information& info, Botan::TLS::Session& out) override {
             if (imported_ && imported_->server_info() == info) {
-                out = *std::exchange(imported_, std::nullopt);
+                out = std::move(*std::exchange(imported_, nullptr));
                 return true;
             }
             return shared_.load_from_server_info(info, out);
@@ -490,7 +490,7 @@ private:
 
     private:
         Botan::TLS::Session_Manager& shared_;
-        std::optional<Botan::TLS::Session> imported_;
+        std::unique_ptr<Botan::TLS::Session> imported_;  // a pointer: most streams import none
     };
 
     /** The NSS key-log line of `session`, to the context's key log:
@@ -695,7 +695,7 @@ private:
     default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::vector<std::uint8_t> server_ip_;  // a client's server name, when it is an IP address
     std::vector<std::uint8_t> client_random_;  // of the last ClientHello, kept only for the key log
-    std::optional<Botan::TLS::Session> session_;  // a client's last session, for export_session()
+    std::unique_ptr<Botan::TLS::Session> session_;  // a client's last session, for export_session(); a pointer: servers hold none
     importing_sessions sessions_;                 // the context's cache, after an imported session
     unsigned records_ignoring_request_ = 0;  // warning alerts received while our HelloRequest is outstanding
     bool peer_closed_ = false;
