@@ -851,7 +851,7 @@ private:
     bool quiet() const noexcept { return engine_->output_empty() && !failure_ && !engine_->failed(); }
 
     /** Moves queued ciphertext to the transport until it is empty. */
-    result<void> flush() {
+    [[gnu::always_inline]] result<void> flush() {
         // The common case on the hot path (inlined): write-through left
         // nothing queued.
         if (quiet()) [[likely]]

@@ -313,10 +313,17 @@ private:
         if (size > 0 && data[0] == record_type_alert)
             ++alerts_emitted_;
         auto bytes = std::as_bytes(std::span(data, size));
-        if (out_pos_ == out_.size() && sink_.write) {
+        if (out_pos_ == out_.size() && sink_.write) [[likely]] {
             const std::size_t taken = sink_.write(sink_.self, bytes);
-            bytes = bytes.subspan(std::min(taken, bytes.size()));
+            if (taken >= size) [[likely]]
+                return;
+            bytes = bytes.subspan(taken);
         }
+        queue_output(bytes);
+    }
+
+    // Off the hot path (and its register saves): what the sink left.
+    [[gnu::noinline]] void queue_output(std::span<const std::byte> bytes) {
         if (bytes.empty())
             return;
         // Keep the queue from creeping: reclaim consumed space before growing.
@@ -328,20 +335,25 @@ private:
     }
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
+        // The steady state: the stream feeds one record at a time, and it
+        // fits the caller's buffer.
+        if (size <= direct_.size() && size > 0 && direct_used_ == 0 && inbox_.empty()) [[likely]] {
+            std::memcpy(direct_.data(), data, size);
+            direct_used_ = size;
+            direct_ = {};
+            return;
+        }
+        record_slow(data, size);
+    }
+
+    // Off the hot path (and its register saves).
+    [[gnu::noinline]] void record_slow(const std::uint8_t data[], std::size_t size) {
         // An empty record (legal in TLS 1.2; Botan 2.19 passes it on with
         // size 0) carries nothing and must not use up the caller's buffer,
         // or the data behind it would wait in the inbox while read() goes
         // back to the transport.
         if (size == 0)
             return;
-        // The steady state: the stream feeds one record at a time, and it
-        // fits the caller's buffer.
-        if (size <= direct_.size() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
-            std::memcpy(direct_.data(), data, size);
-            direct_used_ = size;
-            direct_ = {};
-            return;
-        }
         auto bytes = std::as_bytes(std::span(data, size));
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
