@@ -27,7 +27,8 @@ if ((${#saved[@]})); then
   # one that no longer gets past the handshake must be recorded again.
   if [[ $name != api ]]; then
     for input in "${saved[@]}"; do
-      if ! TLSW_FUZZ_TRACE=1 "$exe" -runs=1 "$input" 2>&1 | grep -Eq ' [1-9][0-9]* handshake\(s\)'; then
+      TLSW_FUZZ_TRACE=1 "$exe" -runs=1 "$input" >"$work/trace.log" 2>&1
+      if ! grep -Eq ' [1-9][0-9]* handshake\(s\)' "$work/trace.log"; then
         echo "$input no longer completes its handshake: record it again (README.md)"
         status=1
       fi
