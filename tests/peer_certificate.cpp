@@ -116,6 +116,29 @@ TEST_CASE("both sides see the peer's certificate chain after a full and a resume
     CHECK(second.server.info().peer_chain.front().der == first.server.info().peer_chain.front().der);
 }
 
+TEST_CASE("the peer's chain, converted when first read, reads the same from a copy of info() that outlives its stream",
+          "[peer_certificate]") {
+    // The chain is converted from the handshake's certificates on first
+    // read: a copy taken before that still holds them once the stream
+    // (and its TLS channel) is gone, and each reads the same chain.
+    tlsw::session_info copy;
+    std::vector<std::byte> leaf_der;
+    {
+        auto server_ctx = asking_server(carrier::ticket);
+        auto client_ctx = client_context();
+        client_ctx.client_certificate(client_credentials());
+        connection c(client_ctx, server_ctx);
+        REQUIRE_FALSE(c.handshake());
+        copy = c.client.info();  // nothing read yet
+        check_server_chain(c.client.info());
+        leaf_der = c.client.info().peer_chain.front().der;
+    }
+    check_server_chain(copy);
+    CHECK(copy.peer_chain.front().der == leaf_der);
+    const std::vector<tlsw::peer_certificate>& as_vector = copy.peer_chain;
+    CHECK(as_vector.size() == copy.peer_chain.size());
+}
+
 TEST_CASE("a server with optional client certificates tells an authenticated client from an anonymous one",
           "[peer_certificate][client_certificate]") {
     const auto how = GENERATE(carrier::session_id, carrier::ticket);

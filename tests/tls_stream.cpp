@@ -1,6 +1,7 @@
 // Test that header file is self-contained.
 #include <tlsw/tls_stream.hpp>
 
+#include "support/connection.hpp"
 #include "support/harness.hpp"
 
 #include <tlsw/memory_pair.hpp>
@@ -241,38 +242,21 @@ TEMPLATE_LIST_TEST_CASE("data written before the close_notify is read before clo
 TEMPLATE_LIST_TEST_CASE("a write that completes the handshake while the peer's data and close_notify wait does not "
                         "fail the stream; the data before the close_notify stays readable",
                         "[tls_stream][write][shutdown]", all_policies) {
-    using stream = typename TestType::template stream<tlsw::memory_pair::end>;
+    using connection = basic_connection<typename TestType::template stream<tlsw::memory_pair::end>>;
     const bool resumed = GENERATE(false, true);
     CAPTURE(resumed);
-    auto server_ctx = server_context();
+    const auto server_ctx = server_context();
     // TLS 1.2's order of flights: the client sends the last one of a full
     // handshake, the server of a resumed one (under TLS 1.3 the client's
     // Finished always comes last).
-    auto client_ctx = tls12(client_context());
-    std::optional<stream> client, server;
-    auto connect = [&] {
-        auto ends = tlsw::memory_pair::make(64 * 1024);
-        client.emplace(client_ctx, std::move(ends.first), localhost());
-        server.emplace(server_ctx, std::move(ends.second));
-    };
-    if (resumed) {
-        connect();
-        handshake_both(*client, *server);
-    }
-    connect();
-    auto& last = resumed ? *server : *client;
-    auto& first = resumed ? *client : *server;
-    bool first_done = false;
-    for (int i = 0; i < 20 && !first_done; ++i) {
-        auto r = last.handshake();
-        REQUIRE_FALSE(r);
-        REQUIRE(r.error().retryable());
-        auto f = first.handshake();
-        REQUIRE((f || f.error().retryable()));
-        first_done = f.has_value();
-    }
-    REQUIRE(first_done);
+    const auto client_ctx = tls12(client_context());
+    if (resumed)
+        REQUIRE_FALSE(connection(client_ctx, server_ctx).handshake());
+    connection c(client_ctx, server_ctx);
+    auto& first = c.handshake_until_one_finished();
+    auto& last = &first == &c.client ? c.server : c.client;
     REQUIRE(first.info().resumed == resumed);
+    REQUIRE(&first == (resumed ? &c.client : &c.server));
 
     const auto data = pattern(5000);
     REQUIRE(write_all(first, data, [] {}));

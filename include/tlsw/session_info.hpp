@@ -3,11 +3,80 @@
 
 #include <tlsw/peer_certificate.hpp>
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tlsw {
+
+namespace detail {
+/** Where a certificate_chain gets its certificates from when first read
+    (the engine's: the TLS backend's own certificate objects). */
+struct chain_source {
+    virtual ~chain_source() = default;
+    virtual std::vector<peer_certificate> convert() const = 0;
+};
+}  // namespace detail
+
+/** The peer's certificate chain, its leaf first: a read-only sequence of
+    peer_certificate, converted from the TLS backend's certificates when it
+    is first read, not when the handshake completes (DER, names and the key
+    pin cost about as much as the rest of a resumed handshake's own work,
+    and most connections never look). A plain value otherwise: copies made
+    before the first read share the pending conversion and each converts
+    once.
+
+    Reading never throws: should the conversion run out of memory, the
+    chain reads as empty for that call and is converted again by the next
+    one. Reading converts (a const call that stores the result), so one
+    thread at a time may read one object, as with the stream it came from. */
+class certificate_chain {
+public:
+    using value_type = peer_certificate;
+    using const_iterator = std::vector<peer_certificate>::const_iterator;
+
+    certificate_chain() = default;
+    certificate_chain(std::vector<peer_certificate> chain) noexcept : chain_(std::move(chain)) {}
+    /** A chain converted from `source` on first read. */
+    explicit certificate_chain(std::shared_ptr<const detail::chain_source> source) noexcept
+        : source_(std::move(source)) {}
+
+    /** The certificates, converted now if they were not yet. */
+    const std::vector<peer_certificate>& certificates() const noexcept {
+        if (source_) [[unlikely]]
+            settle();
+        return chain_;
+    }
+    operator const std::vector<peer_certificate>&() const noexcept { return certificates(); }
+    operator std::span<const peer_certificate>() const noexcept { return certificates(); }
+
+    const_iterator begin() const noexcept { return certificates().begin(); }
+    const_iterator end() const noexcept { return certificates().end(); }
+    std::size_t size() const noexcept { return certificates().size(); }
+    bool empty() const noexcept { return certificates().empty(); }
+    /** The leaf. As std::vector's: the chain must not be empty. */
+    const peer_certificate& front() const noexcept { return certificates().front(); }
+    const peer_certificate& back() const noexcept { return certificates().back(); }
+    /** As std::vector's: `i` must be below size(). */
+    const peer_certificate& operator[](std::size_t i) const noexcept { return certificates()[i]; }
+
+private:
+    void settle() const noexcept {
+        try {
+            chain_ = source_->convert();
+            source_.reset();
+        } catch (...) {
+            chain_.clear();  // empty for now; the next read tries again
+        }
+    }
+
+    mutable std::vector<peer_certificate> chain_;
+    mutable std::shared_ptr<const detail::chain_source> source_;  // set until converted
+};
 
 /** What the last completed handshake of a stream negotiated.
 
@@ -35,8 +104,9 @@ struct session_info {
         resumed session, the chain of the session resumed. Empty when the
         peer sent none: a server tells an anonymous client (empty, and
         peer_verified false) from an authenticated one (peer_verified). A
-        client's peer_chain.front() is the server certificate it verified. */
-    std::vector<peer_certificate> peer_chain;
+        client's peer_chain.front() is the server certificate it verified.
+        Converted when first read (certificate_chain). */
+    certificate_chain peer_chain;
 };
 
 }  // namespace tlsw

@@ -116,8 +116,10 @@ enum class shutdown_mode : unsigned char {
     arguments). No call throws. A failure other than want_read / want_write
     is final: later calls return it again.
 
-    Receiving: one transport read asks for up to rx_read_size bytes (64 KiB),
-    so it can bring several records; the receive buffer keeps what the
+    Receiving: one transport read asks for what the receive buffer has
+    room for behind the partial record it holds (at least rx_read_size,
+    64 KiB), within the call's budget (max_read_per_call, 72 KiB), so it
+    can bring several records; the receive buffer keeps what the
     engine has not taken yet, and the stream hands the engine one
     complete record at a time (it parses the 5-byte record header; a
     header announcing more than a TLS 1.2 record may hold goes to the
@@ -197,8 +199,12 @@ public:
     /** The largest TLS 1.2 record on the wire: a 5-byte header and at
         most 16384 + 2048 bytes of ciphertext (RFC 5246 6.2.3). */
     static constexpr std::size_t max_wire_record = 5 + 18432;
-    /** The most ciphertext one transport read asks for: 64 KiB, four full
-        records and more per receive. */
+    /** The least room a transport read finds in the receive buffer, behind
+        the partial record an earlier read left: 64 KiB, four full records
+        and more per receive. A read asks for all the room there is, within
+        the call's budget (max_read_per_call): 72 KiB into an empty buffer,
+        so that 16 KiB records (16,413 bytes on the wire) fill receives of
+        64 KiB and more. */
     static constexpr std::size_t rx_read_size = 65536;
     /** The receive buffer's size, and so the most ciphertext the stream
         holds unprocessed: a read of rx_read_size behind the partial record
@@ -880,7 +886,7 @@ private:
     bool quiet() const noexcept { return engine_->output_empty() && !failure_ && !engine_->failed(); }
 
     /** Moves queued ciphertext to the transport until it is empty. */
-    result<void> flush() {
+    [[gnu::always_inline]] result<void> flush() {
         // The common case on the hot path (inlined): write-through left
         // nothing queued.
         if (quiet()) [[likely]]
@@ -974,8 +980,8 @@ private:
     }
 
     /** One transport read into the receive buffer, behind the partial
-        record it holds (moved to the front): at most rx_read_size bytes,
-        and within the call's budget. */
+        record it holds (moved to the front): as much as the buffer has
+        room for (rx_read_size or more), within the call's budget. */
     result<void> receive() {
         if (!rx_) {  // not zeroed: only what the transport wrote is read
             rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
@@ -987,7 +993,7 @@ private:
         }
         // A partial record is shorter than a unit, so there is room for
         // a full read (an SSLv2 hello's unit is longer: still room).
-        const std::size_t room = std::min(std::min(rx_read_size, rx_size - rx_end_), max_read_per_call - read_this_call_);
+        const std::size_t room = std::min(rx_size - rx_end_, max_read_per_call - read_this_call_);
         auto n = transport_read(std::span(rx_.get() + rx_end_, room));
         if (!n) {
             if (is_would_block(n.error())) {

@@ -14,12 +14,16 @@
 
 namespace tlsw_test {
 
-struct connection {
-    using stream = tlsw::tls_stream<tlsw::memory_pair::end>;
+/** A client and a server stream of type Stream (default policies unless
+    named) over a fresh memory_pair. Made twice from the same two contexts,
+    the second connection can resume the first's session. */
+template <class Stream = tlsw::tls_stream<tlsw::memory_pair::end>>
+struct basic_connection {
+    using stream = Stream;
 
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx,
-               tlsw::stream_options options = localhost())
-        : connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
+    basic_connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx,
+                     tlsw::stream_options options = localhost())
+        : basic_connection(client_ctx, server_ctx, std::move(options), tlsw::memory_pair::make()) {}
 
     /** Runs both handshakes; returns the first hard error, if any. Then
         the client reads once: under TLS 1.3 the server's session tickets
@@ -44,14 +48,36 @@ struct connection {
         return std::nullopt;
     }
 
+    /** Runs the handshakes until the side that receives the other's last
+        flight (the server in a full handshake, the client in a resumed
+        one) has completed, and returns it; its peer has not read that
+        flight yet. */
+    stream& handshake_until_one_finished() {
+        for (int i = 0; i < 20; ++i) {
+            // Each side waits for the other's flight: neither may fail.
+            auto c = client.handshake();
+            REQUIRE((c || c.error().retryable()));
+            if (c)
+                return client;
+            auto s = server.handshake();
+            REQUIRE((s || s.error().retryable()));
+            if (s)
+                return server;
+        }
+        FAIL("handshake made no progress");
+        return client;
+    }
+
     stream client;
     stream server;
 
 private:
-    connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options,
-               std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
+    basic_connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tlsw::stream_options options,
+                     std::pair<tlsw::memory_pair::end, tlsw::memory_pair::end> ends)
         : client(client_ctx, std::move(ends.first), std::move(options)), server(server_ctx, std::move(ends.second)) {}
 };
+
+using connection = basic_connection<>;
 
 }  // namespace tlsw_test
 

@@ -5,6 +5,7 @@
 // that no Botan type reaches the public API.
 
 #include <tlsw/peer_certificate.hpp>
+#include <tlsw/session_info.hpp>
 
 #include <botan/ber_dec.h>
 #include <botan/hash.h>
@@ -16,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -119,6 +121,27 @@ inline std::vector<peer_certificate> to_peer_chain(const std::vector<Botan::X509
     for (const auto& c : certs)
         chain.push_back(to_peer_certificate(c));
     return chain;
+}
+
+/** The peer's chain as Botan holds it, for a certificate_chain to convert
+    when first read: keeping Botan's objects costs a reference count each
+    (they share their parsed data); converting costs DER re-encoding, DN
+    text and a SHA-256 per certificate, most of a resumed handshake's own
+    work, which most connections never look at. */
+class botan_chain_source final : public chain_source {
+public:
+    explicit botan_chain_source(const std::vector<Botan::X509_Certificate>& certs) : certs_(certs) {}
+    std::vector<peer_certificate> convert() const override { return to_peer_chain(certs_); }
+
+private:
+    std::vector<Botan::X509_Certificate> certs_;
+};
+
+/** The chain of a handshake, converted when first read; nothing allocated for an empty one. */
+inline certificate_chain lazy_peer_chain(const std::vector<Botan::X509_Certificate>& certs) {
+    if (certs.empty())
+        return {};
+    return certificate_chain(std::make_shared<const botan_chain_source>(certs));
 }
 
 }  // namespace tlsw::detail

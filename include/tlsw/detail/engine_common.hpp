@@ -222,10 +222,17 @@ protected:
 
     /** tls_emit_data: to the sink while nothing is queued, else to the queue. */
     void emit(std::span<const std::byte> bytes) {
-        if (out_pos_ == out_.size() && sink_.write) {
+        if (out_pos_ == out_.size() && sink_.write) [[likely]] {
             const std::size_t taken = sink_.write(sink_.self, bytes);
-            bytes = bytes.subspan(std::min(taken, bytes.size()));
+            if (taken >= bytes.size()) [[likely]]
+                return;
+            bytes = bytes.subspan(taken);
         }
+        queue_output(bytes);
+    }
+
+    // Off the hot path (and its register saves): what the sink left.
+    [[gnu::noinline]] void queue_output(std::span<const std::byte> bytes) {
         if (bytes.empty())
             return;
         // Keep the queue from creeping: reclaim consumed space before growing.
@@ -239,20 +246,25 @@ protected:
     /** tls_record_received: one record's plaintext, to the caller's buffer
         or the inbox. */
     void deliver(std::span<const std::byte> bytes) {
+        // The steady state: the stream feeds one record at a time, and it
+        // fits the caller's buffer.
+        if (bytes.size() <= direct_.size() && !bytes.empty() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
+            std::memcpy(direct_.data(), bytes.data(), bytes.size());
+            direct_used_ = bytes.size();
+            direct_ = {};
+            return;
+        }
+        deliver_slow(bytes);
+    }
+
+    // Off the hot path (and its register saves).
+    [[gnu::noinline]] void deliver_slow(std::span<const std::byte> bytes) {
         // An empty record (legal in TLS 1.2; Botan passes it on with size
         // 0) carries nothing and must not use up the caller's buffer, or
         // the data behind it would wait in the inbox while read() goes
         // back to the transport.
         if (bytes.empty())
             return;
-        // The steady state: the stream feeds one record at a time, and it
-        // fits the caller's buffer.
-        if (bytes.size() <= direct_.size() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
-            std::memcpy(direct_.data(), bytes.data(), bytes.size());
-            direct_used_ = bytes.size();
-            direct_ = {};
-            return;
-        }
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
         if (direct_used_ == 0 && !direct_.empty() && inbox_.empty()) {
@@ -322,7 +334,7 @@ protected:
             if (!cn.empty())
                 info_.peer_common_name = cn.front();
         }
-        info_.peer_chain = to_peer_chain(certs);
+        info_.peer_chain = lazy_peer_chain(certs);  // converted when first read
     }
 
     /** tls_verify_cert_chain: the built-in checks (through `validate`,

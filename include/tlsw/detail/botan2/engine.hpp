@@ -197,7 +197,7 @@ private:
             info_.server_name = session.server_info().hostname();
         log_keys(session);
         if (ctx_->side == role::client)
-            session_ = session;
+            session_ = std::make_unique<Botan::TLS::Session>(session);
         record_peer(session.peer_certs());
         return true;
     }
@@ -235,8 +235,8 @@ private:
             another configuration) is dropped: a full handshake follows. */
         void import(std::span<const std::byte> sealed, const Botan::SymmetricKey& key) {
             try {
-                imported_ = Botan::TLS::Session::decrypt(reinterpret_cast<const std::uint8_t*>(sealed.data()),
-                                                         sealed.size(), key);
+                imported_ = std::make_unique<Botan::TLS::Session>(Botan::TLS::Session::decrypt(
+                    reinterpret_cast<const std::uint8_t*>(sealed.data()), sealed.size(), key));
             } catch (const std::exception&) {
                 imported_.reset();
             }
@@ -247,7 +247,7 @@ private:
         }
         bool load_from_server_info(const Botan::TLS::Server_Information& info, Botan::TLS::Session& out) override {
             if (imported_ && imported_->server_info() == info) {
-                out = *std::exchange(imported_, std::nullopt);
+                out = std::move(*std::exchange(imported_, nullptr));
                 return true;
             }
             return shared_.load_from_server_info(info, out);
@@ -259,7 +259,7 @@ private:
 
     private:
         Botan::TLS::Session_Manager& shared_;
-        std::optional<Botan::TLS::Session> imported_;
+        std::unique_ptr<Botan::TLS::Session> imported_;  // a pointer: most streams import none
     };
 
     /** The NSS key-log line of `session`, to the context's key log:
@@ -334,7 +334,7 @@ private:
     std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
     default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::vector<std::uint8_t> client_random_;  // of the last ClientHello, kept only for the key log
-    std::optional<Botan::TLS::Session> session_;  // a client's last session, for export_session()
+    std::unique_ptr<Botan::TLS::Session> session_;  // a client's last session, for export_session(); a pointer: servers hold none
     importing_sessions sessions_;                 // the context's cache, after an imported session
     std::unique_ptr<Botan::TLS::Channel> channel_;  // last: it refers to everything above
 };
