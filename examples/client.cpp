@@ -4,8 +4,9 @@
 // One thread watches both stdin and the socket with poll(): the stream is
 // nonblocking, and each call that returns want_read / want_write is
 // repeated, with the same arguments, once poll() reports that readiness.
-// A renegotiation the server starts (HelloRequest) is accepted inside
-// whichever call comes next.
+// A renegotiation the server starts (HelloRequest, TLS 1.2) is accepted
+// inside whichever call comes next, as are TLS 1.3's session tickets and
+// key updates.
 //
 //   client --ca-file ca.pem --server-name localhost 127.0.0.1 8443
 //   client --pin-sha256 $(openssl x509 -in leaf.pem -pubkey -noout |
@@ -41,8 +42,9 @@ namespace {
 
 constexpr const char* usage_text = R"(usage: client [options] HOST PORT
 
-Connects to HOST:PORT over TLS 1.2, verifies the server's certificate and
-name, then copies stdin to the connection and the connection to stdout.
+Connects to HOST:PORT over TLS (1.3, or 1.2 when the server has no 1.3, on
+Botan 3; 1.2 on Botan 2), verifies the server's certificate and name, then
+copies stdin to the connection and the connection to stdout.
 On stdin EOF it sends close_notify and waits for the server to close.
 
 options:
@@ -52,8 +54,11 @@ options:
   --policy FILE        a Botan text policy replacing tlsw's default one
   --alpn LIST          comma-separated protocols to offer, e.g. h2,http/1.1
   --ign-eof            on stdin EOF, do not close: wait for the server to close
-                       (for requests the server answers and then closes; Botan 2
-                       cannot read data that arrives after our close_notify)
+                       (for requests the server answers and then closes; under
+                       TLS 1.2 data that arrives after our close_notify is lost)
+  --tls-max VERSION    the highest TLS version to offer: 1.2 or 1.3 (default: the
+                       highest the library speaks, 1.3 on Botan 3, 1.2 on Botan 2,
+                       where 1.3 means 1.2)
   --connect-timeout S  give up connecting, and then the handshake, after S
                        seconds each (default 10)
   --pin-sha256 HEX     also require the server's key to be this one: HEX is the
@@ -80,6 +85,7 @@ struct options {
     bool insecure = false;
     bool verbose = false;
     std::optional<std::array<std::byte, 32>> pin;
+    std::optional<tlsw::tls_version> tls_max;
     std::chrono::seconds connect_timeout{10};
 };
 
@@ -109,6 +115,15 @@ std::optional<std::array<std::byte, 32>> parse_sha256(std::string_view hex) {
     return out;
 }
 
+/** "1.2" or "1.3", as curl's --tls-max spells them. */
+std::optional<tlsw::tls_version> parse_version(std::string_view text) {
+    if (text == "1.2")
+        return tlsw::tls_version::tls12;
+    if (text == "1.3")
+        return tlsw::tls_version::tls13;
+    return std::nullopt;
+}
+
 template <class T>
 bool parse_number(std::string_view text, T& out) {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
@@ -133,7 +148,7 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
             status = 0;
             return std::nullopt;
         } else if (arg == "--ca-file" || arg == "--server-name" || arg == "--policy" || arg == "--alpn" ||
-                   arg == "--connect-timeout" || arg == "--pin-sha256") {
+                   arg == "--connect-timeout" || arg == "--pin-sha256" || arg == "--tls-max") {
             auto v = value();
             if (!v)
                 return std::nullopt;
@@ -149,6 +164,12 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
                 o.pin = parse_sha256(*v);
                 if (!o.pin) {
                     std::fputs("client: --pin-sha256 needs 64 hex digits\n", stderr);
+                    return std::nullopt;
+                }
+            } else if (arg == "--tls-max") {
+                o.tls_max = parse_version(*v);
+                if (!o.tls_max) {
+                    std::fputs("client: --tls-max needs 1.2 or 1.3\n", stderr);
                     return std::nullopt;
                 }
             } else {
@@ -260,6 +281,11 @@ int run(const options& opts) {
             return 1;
         }
     }
+    if (opts.tls_max) {
+        // The minimum stays TLS 1.2: only the offer's top changes.
+        if (auto r = ctx.versions(tlsw::tls_version::tls12, *opts.tls_max); !r)
+            return fail("--tls-max", r.error());
+    }
     if (opts.pin) {
         // A pin adds to the chain, name and date checks: it never widens them.
         ctx.verify_hook([pin = *opts.pin](const tlsw::verify_request& r) {
@@ -367,8 +393,8 @@ int run(const options& opts) {
                 return 1;
             }
             if (close_sent && e == tlsw::errc::protocol && e.alert() == tlsw::alert::unexpected_message)
-                std::fputs("client: the server sent data after our close_notify; Botan 2 cannot read it "
-                           "(see --ign-eof)\n",
+                std::fputs("client: the server sent data after our close_notify; under TLS 1.2 Botan "
+                           "cannot read it (see --ign-eof)\n",
                            stderr);
             return fail("read", e);
         }

@@ -244,8 +244,9 @@ bool connection::open_turn() {
         renegotiated_ = true;
         log("starting a renegotiation after %llu bytes echoed", static_cast<unsigned long long>(echoed_));
         auto r = tls_.renegotiate();
-        if (!r && r.error() == tlsw::errc::invalid_state) {
-            // A --policy file that refuses renegotiation: carry on without.
+        if (!r && (r.error() == tlsw::errc::invalid_state || r.error() == tlsw::errc::wrong_tls_version)) {
+            // A --policy file that refuses renegotiation, or a TLS 1.3
+            // connection, which has none: carry on without.
             log("cannot renegotiate: %s", r.error().message().c_str());
         } else if (!r && !r.error().retryable()) {
             return end_with_error(r.error(), "renegotiate");

@@ -53,8 +53,9 @@ using namespace std::chrono_literals;
 
 constexpr const char* usage_text = R"(usage: server --cert FILE --key FILE [options]
 
-A TLS 1.2 HTTP/1.x and echo server on tlsw: one poll() loop, many
-connections, each served fairly and within time and memory bounds.
+A TLS HTTP/1.x and echo server on tlsw (TLS 1.3 and 1.2 on Botan 3, TLS 1.2
+on Botan 2): one poll() loop, many connections, each served fairly and
+within time and memory bounds.
 
 Per connection, once the handshake is done:
 - HTTP when the client chose http/1.1 by ALPN or its first bytes are a
@@ -81,12 +82,17 @@ options:
                                 a client may still decline unless --require-client-cert
   --require-client-cert         fail the handshake of a client without a certificate
   --policy FILE                 Botan text policy replacing tlsw's default one;
-                                it then also decides client renegotiation
+                                it then also decides client renegotiation and versions
+  --tls-max VERSION             the highest TLS version to accept: 1.2 or 1.3 (default:
+                                the highest the library speaks, 1.3 on Botan 3, 1.2 on
+                                Botan 2, where 1.3 means 1.2). TLS 1.3 has no
+                                renegotiation: the two options below need 1.2
   --allow-client-renegotiation  accept a client's renegotiation (refused by default,
                                 with a warning alert; the connection goes on)
   --renegotiate-after N         start a renegotiation once N bytes were echoed on a
-                                connection (the client must be idle then: Botan 2 fails a
-                                connection whose data crosses the request)
+                                connection (the client must be idle then: Botan fails a
+                                connection whose data crosses the request); a TLS 1.3
+                                connection logs "cannot renegotiate" and goes on
   --max-connections N           connections served at once (default 1024); more are
                                 accepted and closed at once, and counted
   --handshake-timeout S         drop a connection whose handshake takes longer (default 5)
@@ -117,6 +123,7 @@ struct options {
     std::string client_ca;
     bool require_client_cert = false;
     std::vector<std::string> alpn = {"http/1.1"};
+    std::optional<tlsw::tls_version> tls_max;
     bool allow_client_renegotiation = false;
     std::size_t max_connections = 1024;
     std::chrono::milliseconds stop_timeout{5'000};
@@ -136,6 +143,17 @@ bool parse_seconds(std::string_view text, std::chrono::milliseconds& out) {
     if (!parse_number(text, seconds) || !(seconds >= 0) || seconds > 1e6)
         return false;
     out = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+    return true;
+}
+
+/** "1.2" or "1.3", as curl's --tls-max spells them. */
+bool parse_version(std::string_view text, std::optional<tlsw::tls_version>& out) {
+    if (text == "1.2")
+        out = tlsw::tls_version::tls12;
+    else if (text == "1.3")
+        out = tlsw::tls_version::tls13;
+    else
+        return false;
     return true;
 }
 
@@ -197,7 +215,7 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
             ok = flag(o.stats);
         } else if (arg == "--cert" || arg == "--key" || arg == "--address" || arg == "--policy" || arg == "--client-ca" ||
                    arg == "--alpn" || arg == "--port" || arg == "--renegotiate-after" || arg == "--exit-after" ||
-                   arg == "--max-connections" || arg.ends_with("-timeout")) {
+                   arg == "--max-connections" || arg == "--tls-max" || arg.ends_with("-timeout")) {
             const auto v = value();
             if (!v)
                 return bad("%.*s needs a value", arg);
@@ -221,6 +239,8 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
                 ok = parse_number(*v, count) && (o.exit_after = count, true);
             else if (arg == "--max-connections")
                 ok = parse_number(*v, o.max_connections) && o.max_connections > 0;
+            else if (arg == "--tls-max")
+                ok = parse_version(*v, o.tls_max);
             else if (arg == "--handshake-timeout")
                 ok = parse_seconds(*v, o.connection.handshake_timeout);
             else if (arg == "--request-timeout")
@@ -319,6 +339,13 @@ int run(const options& opts) {
     auto ctx = tlsw::context::server(*creds);
     ctx.allow_client_renegotiation(opts.allow_client_renegotiation);
     ctx.alpn(opts.alpn);
+    if (opts.tls_max) {
+        // The minimum stays TLS 1.2: only the top of the range changes.
+        if (auto r = ctx.versions(tlsw::tls_version::tls12, *opts.tls_max); !r) {
+            std::fprintf(stderr, "server: --tls-max: %s\n", r.error().message().c_str());
+            return 1;
+        }
+    }
     if (!opts.client_ca.empty()) {
         if (auto r = ctx.trust_file(opts.client_ca); !r) {
             std::fprintf(stderr, "server: client CAs: %s\n", r.error().message().c_str());
