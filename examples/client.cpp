@@ -51,7 +51,8 @@ options:
   --ca-file FILE       trust only the CA certificates in FILE (PEM) instead of
                        the system store (/etc/ssl/certs)
   --server-name NAME   the name to verify and send as SNI (default: HOST)
-  --policy FILE        a Botan text policy replacing tlsw's default one
+  --policy FILE        a Botan text policy replacing tlsw's default one (its
+                       allow_tls12 / allow_tls13 then decide the versions)
   --alpn LIST          comma-separated protocols to offer, e.g. h2,http/1.1
   --ign-eof            on stdin EOF, do not close: wait for the server to close
                        (for requests the server answers and then closes; under

@@ -15,8 +15,10 @@ cd "$(dirname "$0")/.."
 dir=${1:-build/debian13-root}
 # What the suite needs inside: compiler, build tools, Botan 3, Catch2 3, the
 # interop peers (openssl, gnutls-cli/serv, curl), python3 for the README
-# test, cmake for the packaging test.
-packages=(g++ meson ninja-build pkg-config libbotan-3-dev catch2 openssl gnutls-bin curl python3 cmake ca-certificates)
+# test, cmake for the packaging test, standalone Asio for tlsw/asio.hpp's
+# tests and examples and the README's Asio snippet.
+packages=(g++ meson ninja-build pkg-config libbotan-3-dev catch2 openssl gnutls-bin curl python3 cmake ca-certificates
+  libasio-dev)
 # The stamp records the package list: a root built for another list, or
 # one whose build stopped half-way, is completed rather than trusted.
 stamp=$dir/.tlsw-root-complete

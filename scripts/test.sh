@@ -65,10 +65,19 @@ if [[ " ${configs[*]} " == *" botan3-"* ]]; then
   start=$SECONDS
   root=$("${sudo[@]}" scripts/debian13-root.sh | tail -n1) || exit 1
   echo "Debian 13 root ready: $root ($((SECONDS - start)) s)"
-  "${sudo[@]}" mkdir -p "$root/src"
-  "${sudo[@]}" find "$root/src" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
+  # Only files whose content changed are replaced, and they get the time
+  # of the copy: a file edited while the last build ran may be older than
+  # the object built from it, and ninja would keep that stale object.
+  "${sudo[@]}" rm -rf "$root/src.new"
+  "${sudo[@]}" mkdir -p "$root/src" "$root/src.new"
   git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' |
-    "${sudo[@]}" tar --null -T - -cf - | "${sudo[@]}" tar -xf - -C "$root/src" || exit 1
+    "${sudo[@]}" tar --null -T - -cf - | "${sudo[@]}" tar -xf - -C "$root/src.new" || exit 1
+  "${sudo[@]}" bash -c 'cd "$1" && find . -type f -print0 | while IFS= read -r -d "" f; do
+      cmp -s "$f" "../src/$f" || { mkdir -p "../src/${f%/*}" && cp "$f" "../src/$f"; } || exit 1
+    done && cd ../src && find . -path ./build -prune -o -type f -print0 | while IFS= read -r -d "" f; do
+      [[ -e ../src.new/$f ]] || rm -f "$f"
+    done' sh "$root/src.new" || exit 1
+  "${sudo[@]}" rm -rf "$root/src.new"
   if ! mountpoint -q "$root/proc"; then
     "${sudo[@]}" mount -t proc proc "$root/proc" || exit 1
     trap '"${sudo[@]}" umount "$root/proc"' EXIT

@@ -11,6 +11,7 @@
 // its stdout holds the payload only and it reads no commands from stdin;
 // without it, a line "r" on stdin makes it renegotiate.
 
+#include "support/harness.hpp"
 #include "support/interop.hpp"
 
 #include <catch2/catch.hpp>
@@ -52,9 +53,12 @@ void finish_handshake(tls_driver<client_stream>& driver, const client_stream& tl
 TEST_CASE("a tlsw client exchanges 4 MiB each way with openssl s_server", "[interop][openssl][client]") {
     TLSW_REQUIRE_PROGRAM("openssl");
     pki_fixture f;
+    // The engine's highest version, then a client limited to TLS 1.2.
+    const bool tls12_only = GENERATE(false, true);
+    CAPTURE(tls12_only);
     std::uint16_t port = 0;
     auto server = start_s_server(f, port, {"-brief"});
-    const auto ctx = f.client_context();
+    const auto ctx = tls12_only ? tls12(f.client_context()) : f.client_context();
     auto tls = connect_client(ctx, port);
     tls_driver driver(tls);
     finish_handshake(driver, tls, *server);
@@ -72,15 +76,15 @@ TEST_CASE("a tlsw client exchanges 4 MiB each way with openssl s_server", "[inte
     REQUIRE_FALSE(driver.done());
     CHECK(sha256(driver.received()) == sha256(down));
     CHECK(sha256(server->out()) == sha256(up));
-    // The engine's highest version: TLS 1.3 on Botan 3, 1.2 on Botan 2.
-    auto probe = tlsw::context::client();
-    const bool has_tls13 = probe.versions(tlsw::tls_version::tls13, tlsw::tls_version::tls13).has_value();
-    CHECK(tls.info().version == (has_tls13 ? "TLS v1.3" : "TLS v1.2"));
+    CHECK(tls.info().version == (tls12_only ? "TLS v1.2" : default_version()));
 }
 
 TEST_CASE("a tlsw client sends 4 MiB through gnutls-serv --echo and gets it back", "[interop][gnutls][client]") {
     TLSW_REQUIRE_PROGRAM("gnutls-serv");
     pki_fixture f;
+    // The engine's highest version, then a client limited to TLS 1.2.
+    const bool tls12_only = GENERATE(false, true);
+    CAPTURE(tls12_only);
     std::uint16_t port = 0;
     // gnutls-serv has no option for the listening address: it listens on
     // every address (0.0.0.0 and ::); the client connects to 127.0.0.1.
@@ -90,7 +94,7 @@ TEST_CASE("a tlsw client sends 4 MiB through gnutls-serv --echo and gets it back
                                             f.chain(), "--x509keyfile", f.key(), "--disable-client-cert"};
         },
         port);
-    const auto ctx = f.client_context();
+    const auto ctx = tls12_only ? tls12(f.client_context()) : f.client_context();
     auto tls = connect_client(ctx, port);
     tls_driver driver(tls);
 
@@ -103,6 +107,7 @@ TEST_CASE("a tlsw client sends 4 MiB through gnutls-serv --echo and gets it back
     REQUIRE_FALSE(driver.done());
     CHECK(driver.received().size() == payload.size());
     CHECK(sha256(driver.received()) == sha256(payload));
+    CHECK(tls.info().version == (tls12_only ? "TLS v1.2" : default_version()));
 
     // A clean end: close_notify both ways.
     driver.shutdown();

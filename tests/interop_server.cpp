@@ -13,6 +13,7 @@
 // answers with its own and drops what it had still to send (RFC 5246
 // 7.2.1).
 
+#include "support/harness.hpp"
 #include "support/interop.hpp"
 
 #include <catch2/catch.hpp>
@@ -47,8 +48,10 @@ std::string gnutls_log(const pki_fixture& f) {
 }
 
 /** Runs a client that echoes `payload` (ending in "quit\n") through the
-    server and exits when the server closes; checks the bytes by hash. */
-void check_echo(child_process& client, tlsw_server& server, const std::string& payload, const std::string& log = {}) {
+    server and exits when the server closes; checks the bytes by hash and
+    the version negotiated ("TLS v1.3"). */
+void check_echo(child_process& client, tlsw_server& server, const std::string& payload, const std::string& version,
+                const std::string& log = {}) {
     client.write(payload);
     const auto status = client.wait_exit(120s);
     const auto reports = server.wait_reports(1, 10s);
@@ -60,7 +63,7 @@ void check_echo(child_process& client, tlsw_server& server, const std::string& p
     REQUIRE(reports.size() == 1);
     CHECK(reports[0].end == "quit");
     CHECK(reports[0].bytes_echoed == payload.size());
-    CHECK(reports[0].info.version == "TLS v1.2");
+    CHECK(reports[0].info.version == version);
     CHECK(reports[0].info.handshakes == 1);
 }
 
@@ -69,19 +72,32 @@ void check_echo(child_process& client, tlsw_server& server, const std::string& p
 TEST_CASE("openssl s_client echoes 4 MiB through a tlsw server, byte for byte", "[interop][openssl][server]") {
     TLSW_REQUIRE_PROGRAM("openssl");
     pki_fixture f;
+    // The engine's highest version, then TLS 1.2 as the client's maximum.
+    const bool tls12_only = GENERATE(false, true);
+    CAPTURE(tls12_only);
     tlsw_server server(f.server_context());
     // -quiet: payload only on stdout, stdin EOF ignored, no command letters.
-    child_process client(s_client(f, server.port(), {"-quiet"}));
-    check_echo(client, server, text_payload(four_mib, 11) + "quit\n");
+    std::vector<std::string> extra = {"-quiet"};
+    if (tls12_only)
+        extra.push_back("-tls1_2");
+    child_process client(s_client(f, server.port(), extra));
+    check_echo(client, server, text_payload(four_mib, 11) + "quit\n", tls12_only ? "TLS v1.2" : default_version());
 }
 
 TEST_CASE("gnutls-cli echoes 4 MiB through a tlsw server, byte for byte", "[interop][gnutls][server]") {
     TLSW_REQUIRE_PROGRAM("gnutls-cli");
     pki_fixture f;
+    // The engine's highest version, then TLS 1.2 as the client's maximum.
+    const bool tls12_only = GENERATE(false, true);
+    CAPTURE(tls12_only);
     tlsw_server server(f.server_context());
     // --logfile keeps gnutls-cli's own messages off stdout.
-    child_process client(gnutls_cli(f, server.port(), {}));
-    check_echo(client, server, text_payload(four_mib, 12) + "quit\n", gnutls_log(f));
+    std::vector<std::string> extra;
+    if (tls12_only)
+        extra = {"--priority", "NORMAL:-VERS-TLS1.3"};
+    child_process client(gnutls_cli(f, server.port(), extra));
+    check_echo(client, server, text_payload(four_mib, 12) + "quit\n", tls12_only ? "TLS v1.2" : default_version(),
+               gnutls_log(f));
 }
 
 TEST_CASE("curl gets HTTP answers from a tlsw server, verifying it", "[interop][curl][server]") {
@@ -138,11 +154,12 @@ TEST_CASE("openssl s_client resumes a tlsw server's session by ticket and by ses
 
     // Without -quiet s_client prints "New, ..." or "Reused, ..."; -ign_eof
     // keeps it connected until the server closes after "quit".
-    const auto connect = [&](std::uint16_t port, std::vector<std::string> extra) {
+    const auto connect = [&](std::uint16_t port, std::vector<std::string> extra, bool tls12_only = true) {
         extra.push_back("-ign_eof");
-        // TLS 1.2: the test reads s_client's "New/Reused, TLSv1.2" lines and
-        // resumes by session ID (TLS 1.3 has none).
-        extra.push_back("-tls1_2");
+        // TLS 1.2 unless asked: the test reads s_client's "New/Reused,
+        // TLSv1.2" lines and resumes by session ID (TLS 1.3 has none).
+        if (tls12_only)
+            extra.push_back("-tls1_2");
         child_process client(s_client(f, port, extra));
         client.write("quit\n");
         const auto status = client.wait_exit(60s);
@@ -172,6 +189,30 @@ TEST_CASE("openssl s_client resumes a tlsw server's session by ticket and by ses
         REQUIRE(r2.size() == 1);
         CHECK_FALSE(r1[0].info.resumed);
         CHECK(r2[0].info.resumed);
+    }
+    SECTION("TLS 1.3: the tickets sent after the handshake resume on a second server with the same ticket key") {
+        if (default_version() != "TLS v1.3")
+            return;  // Botan 2: no TLS 1.3
+        const std::vector<std::byte> key(32, std::byte{0x5a});
+        auto first_ctx = f.server_context();
+        REQUIRE(first_ctx.session_ticket_key(key));
+        auto second_ctx = f.server_context();
+        REQUIRE(second_ctx.session_ticket_key(key));
+        tlsw_server first(first_ctx);
+        tlsw_server second(second_ctx);
+
+        const auto out1 = connect(first.port(), {"-sess_out", sessions}, false);
+        CHECK(out1.find("New, TLSv1.3") != std::string::npos);
+        const auto out2 = connect(second.port(), {"-sess_in", sessions}, false);
+        CHECK(out2.find("Reused, TLSv1.3") != std::string::npos);
+
+        const auto r1 = first.wait_reports(1, 10s);
+        const auto r2 = second.wait_reports(1, 10s);
+        REQUIRE(r1.size() == 1);
+        REQUIRE(r2.size() == 1);
+        CHECK_FALSE(r1[0].info.resumed);
+        CHECK(r2[0].info.resumed);
+        CHECK(r2[0].info.version == "TLS v1.3");
     }
     SECTION("by session ID: tickets off on the server, -no_ticket on the client") {
         auto ctx = f.server_context();
