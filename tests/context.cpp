@@ -262,10 +262,6 @@ bool trusts(const tlsw::context& client_ctx, const tlsw::testing::test_pki& pki)
     return !c.handshake();
 }
 
-std::size_t lines_in(std::string_view text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 }  // namespace
 
 TEST_CASE("trust loads every CA of a bundle with comments and CRLs between them", "[context][trust][pem]") {

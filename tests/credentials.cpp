@@ -25,10 +25,6 @@ using namespace tlsw_test;
 
 namespace {
 
-std::size_t lines_in(std::string_view text) {
-    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
 /** `pem` with one base64 character of its body replaced by `bad`. */
 std::string damage(std::string pem, char bad = '!') {
     const auto body = pem.find('\n') + 10;  // inside the first line of base64

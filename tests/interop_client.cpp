@@ -23,8 +23,6 @@ namespace {
 
 using client_stream = tlsw::tls_stream<tlsw::nonblocking_socket>;
 
-constexpr std::size_t four_mib = 4u << 20;
-
 /** A connected client stream that verifies "localhost" against the fixture's CA. */
 client_stream connect_client(const tlsw::context& ctx, std::uint16_t port, tlsw::stream_options options = {}) {
     auto socket = tlsw::nonblocking_socket::connect("127.0.0.1", port, 10s);

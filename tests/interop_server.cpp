@@ -26,8 +26,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t four_mib = 4u << 20;
-
 std::vector<std::string> s_client(const pki_fixture& f, std::uint16_t port, std::vector<std::string> extra) {
     std::vector<std::string> argv = {"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(port),
                                      "-CAfile", f.ca(), "-verify_return_error", "-servername", "localhost"};

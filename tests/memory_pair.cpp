@@ -1,6 +1,8 @@
 // Test that header file is self-contained.
 #include <tlsw/memory_pair.hpp>
 
+#include "support/bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -24,17 +26,15 @@ namespace {
 
 using namespace std::chrono_literals;
 using tlsw::readiness;
-
-std::span<const std::byte> bytes_of(std::string_view text) {
-    return std::as_bytes(std::span(text.data(), text.size()));
-}
+using tlsw_test::bytes_of;
+using tlsw_test::is_error;
 
 std::string text_of(std::span<const std::byte> bytes) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
 
 // `size` bytes from a seeded generator: the same for the same seed.
-std::vector<std::byte> pattern(std::size_t size, std::uint32_t seed) {
+std::vector<std::byte> seeded_bytes(std::size_t size, std::uint32_t seed) {
     std::mt19937 gen(seed);
     std::vector<std::byte> out(size);
     for (auto& b : out)
@@ -49,10 +49,6 @@ std::string read_text(End& end, std::size_t max = 256) {
     auto n = end.read_some(buf);
     REQUIRE(n.has_value());
     return text_of(std::span(buf).first(*n));
-}
-
-bool is_error(const tlsw::io_result& r, std::errc e) {
-    return !r.has_value() && r.error() == e;
 }
 
 // One call on an end, made on a thread of its own that owns the end. A call
@@ -167,7 +163,7 @@ TEST_CASE("reading an empty direction returns would_block", "[memory_pair][nonbl
 TEST_CASE("writing to a full direction returns would_block and a partial write takes exactly the free space",
           "[memory_pair][nonblocking]") {
     auto [a, b] = tlsw::memory_pair::make(16);
-    const auto data = pattern(40, 7);
+    const auto data = seeded_bytes(40, 7);
     const auto all = std::span(data);
 
     REQUIRE(a.write_some(all.first(10)).value() == 10);
@@ -199,7 +195,7 @@ TEST_CASE("bytes arrive in order across ring wraparound", "[memory_pair][nonbloc
     CAPTURE(seed, capacity);
 
     constexpr std::size_t total = 32 * 1024;
-    const auto source = pattern(total, seed);
+    const auto source = seeded_bytes(total, seed);
     std::vector<std::byte> sink;
     sink.reserve(total);
 
@@ -391,8 +387,8 @@ TEST_CASE("blocking_memory_pair moves 1 MiB each way between two threads", "[mem
     // while reads do block until the peer's chunk arrives.
     auto run = [](tlsw::blocking_memory_pair::end end, std::uint32_t out_seed, std::uint32_t in_seed,
                   std::uint32_t chunk_seed) {
-        const auto out = pattern(total, out_seed);
-        const auto expected = pattern(total, in_seed);
+        const auto out = seeded_bytes(total, out_seed);
+        const auto expected = seeded_bytes(total, in_seed);
         std::vector<std::byte> in(total);
         std::mt19937 mine(chunk_seed), theirs(chunk_seed ^ 1u);
         // Both threads use the same pair of chunk-size sequences, swapped.

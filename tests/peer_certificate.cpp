@@ -50,8 +50,6 @@ bool has(const std::vector<std::string>& names, const std::string& name) {
     return std::find(names.begin(), names.end(), name) != names.end();
 }
 
-enum class carrier { session_id, ticket };
-
 const char* name(carrier how) { return how == carrier::ticket ? "ticket" : "session ID"; }
 
 /** A server asking for (not requiring) client certificates from the test CA. */

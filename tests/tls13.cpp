@@ -42,18 +42,6 @@ private:
         : client(client_ctx, std::move(ends.first), localhost()), server(server_ctx, std::move(ends.second)) {}
 };
 
-/** Reads on `s` until it returns an error; appends what arrives to `out`. */
-template <class S>
-tlsw::tls_error drain(S& s, std::vector<std::byte>& out) {
-    std::vector<std::byte> buffer(20000);
-    for (;;) {
-        auto r = s.read(buffer);
-        if (!r)
-            return r.error();
-        out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*r));
-    }
-}
-
 }  // namespace
 
 TEST_CASE("a default client and server negotiate the engine's highest version; a client limited to TLS 1.2 gets it",

@@ -31,9 +31,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-template <class S>
-constexpr bool is_partial = S::partial_write;
-
 /** The largest plaintext one record carries. */
 constexpr std::size_t record_size = 16384;
 

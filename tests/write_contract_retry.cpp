@@ -27,8 +27,6 @@ using faulty = tlsw::testing::fault_transport<tlsw::memory_pair::end>;
 namespace {
 
 template <class S>
-constexpr bool is_partial = S::partial_write;
-template <class S>
 constexpr bool is_moving = S::moving_buffer;
 
 /** Starts a 100,000-byte write from `writer` over a 10,000-byte pair: the

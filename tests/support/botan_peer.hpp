@@ -522,19 +522,6 @@ private:
           server(server_ctx, recorded_end(std::move(ends.second))) {}
 };
 
-/** Reads on `s` until it returns an error, appending what arrives to
-    `out`; returns that error (want_read when the stream is simply idle). */
-template <class S>
-tlsw::tls_error drain(S& s, std::vector<std::byte>& out) {
-    std::vector<std::byte> buffer(20000);
-    for (;;) {
-        auto r = s.read(buffer);
-        if (!r)
-            return r.error();
-        out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*r));
-    }
-}
-
 /** Reads on `s` until `out` holds `size` bytes, running `other` after
     every want_read / want_write. Returns the first final error, if any. */
 template <class S, class Other>

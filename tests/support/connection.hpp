@@ -79,6 +79,9 @@ private:
 
 using connection = basic_connection<>;
 
+/** How a server lets clients resume: session IDs only, or tickets. */
+enum class carrier { session_id, ticket };
+
 }  // namespace tlsw_test
 
 #endif

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <vector>
 
@@ -225,6 +226,27 @@ std::vector<std::byte> transfer(W& writer, R& reader, std::span<const std::byte>
         }
     }
     return received;
+}
+
+/** Reads on `s` until it returns an error, appending what arrives to
+    `out`; returns that error (want_read when the stream is simply idle). */
+template <class S>
+tlsw::tls_error drain(S& s, std::vector<std::byte>& out) {
+    std::vector<std::byte> buffer(20000);
+    for (;;) {
+        auto r = s.read(buffer);
+        if (!r)
+            return r.error();
+        out.insert(out.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(*r));
+    }
+}
+
+/** Whether a stream type returns from write with part of its data taken. */
+template <class S>
+constexpr bool is_partial = S::partial_write;
+
+inline std::size_t lines_in(std::string_view text) {
+    return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
 }
 
 }  // namespace tlsw_test

@@ -7,6 +7,7 @@
 // echo/HTTP server, and a driver that runs a nonblocking tlsw stream in the
 // same poll() loop as a child process's pipes.
 
+#include "bytes.hpp"
 #include "process.hpp"
 
 #include <tlsw/testing/test_pki.hpp>
@@ -176,6 +177,9 @@ inline void set_socket_timeouts(int fd, std::chrono::seconds limit) {
     ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
+/** The size of the large transfers of the interoperability tests. */
+constexpr std::size_t four_mib = 4u << 20;
+
 /** Printable bytes for peers that treat their input as text: no letter
     that openssl s_client / s_server or gnutls-cli read as a command at the
     start of a read (Q q R r K k C c P S B), no '^' (gnutls inline
@@ -202,10 +206,6 @@ inline std::string sha256(std::string_view data) {
     auto hash = Botan::HashFunction::create_or_throw("SHA-256");
     hash->update(reinterpret_cast<const std::uint8_t*>(data.data()), data.size());
     return Botan::hex_encode(hash->final());
-}
-
-inline std::span<const std::byte> bytes_of(std::string_view s) {
-    return std::as_bytes(std::span(s.data(), s.size()));
 }
 
 /** An in-process tlsw server on 127.0.0.1 (OS-chosen port), serving one

@@ -7,6 +7,8 @@
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/tcp_listener.hpp>
 
+#include "bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstddef>
@@ -30,10 +32,6 @@ inline std::vector<std::byte> socket_pattern(std::size_t size, std::uint32_t see
         b = static_cast<std::byte>(x >> 24);
     }
     return out;
-}
-
-inline std::span<const std::byte> bytes_of(std::string_view s) {
-    return std::as_bytes(std::span(s.data(), s.size()));
 }
 
 /// Writes all of `data` to a blocking socket; returns the first error.

@@ -3,6 +3,8 @@
 
 #include <tlsw/memory_pair.hpp>
 
+#include "support/bytes.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <chrono>
@@ -26,6 +28,8 @@ using tlsw::testing::fault_kind;
 using tlsw::testing::fault_plan;
 using tlsw::testing::io_op;
 using tlsw::testing::script_step;
+using tlsw_test::bytes_of;
+using tlsw_test::is_error;
 
 using faulty = tlsw::testing::fault_transport<tlsw::memory_pair::end>;
 
@@ -44,19 +48,11 @@ struct plain_transport {
 std::vector<std::string> failures;
 void record_failure(const std::string& what) { failures.push_back(what); }
 
-std::span<const std::byte> bytes_of(std::string_view text) {
-    return std::as_bytes(std::span(text.data(), text.size()));
-}
-
 std::vector<std::byte> counting_bytes(std::size_t n) {
     std::vector<std::byte> out(n);
     for (std::size_t i = 0; i < n; ++i)
         out[i] = static_cast<std::byte>(i * 7 + 3);
     return out;
-}
-
-bool is_error(const tlsw::io_result& r, std::errc e) {
-    return !r.has_value() && r.error() == e;
 }
 
 bool is_would_block(const tlsw::io_result& r) {

@@ -138,16 +138,16 @@ std::string quoted(const std::filesystem::path& path) {
 }
 
 /** A scratch directory removed at scope exit, unique so parallel test runs do not collide. */
-struct temp_dir {
+struct scratch_dir {
     std::filesystem::path path = std::filesystem::temp_directory_path() /
                                  ("tlsw-test-pki-" + Botan::hex_encode(Botan::system_rng().random_vec(8)));
-    temp_dir() { std::filesystem::create_directories(path); }
-    ~temp_dir() {
+    scratch_dir() { std::filesystem::create_directories(path); }
+    ~scratch_dir() {
         std::error_code ignored;
         std::filesystem::remove_all(path, ignored);
     }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
+    scratch_dir(const scratch_dir&) = delete;
+    scratch_dir& operator=(const scratch_dir&) = delete;
 };
 
 pki_options valid_between(std::chrono::seconds not_before, std::chrono::seconds not_after) {
@@ -329,7 +329,7 @@ TEST_CASE("options that cannot make a usable leaf are rejected", "[testing][pki]
 }
 
 TEST_CASE("write_files writes PEM files that OpenSSL and GnuTLS accept", "[testing][pki]") {
-    temp_dir dir;
+    scratch_dir dir;
     pki_options options;
     options.hosts = {"localhost", "::1"};
     options.key = GENERATE(key_type::ecdsa_p256, key_type::rsa_2048);
