@@ -4,7 +4,7 @@
 // against both and prints the two engines side by side (issue 12, item 4).
 //
 //   tlsw_engines time [--runs N] [--quick]
-//   tlsw_engines count messages|burst|bulk tls12|tls13 N
+//   tlsw_engines count messages|burst|bulk tls12|tls13|tls13_chacha N
 //
 // Workloads, client to server:
 // - messages: one 64-byte write, then the server reads it; repeated;
@@ -26,6 +26,10 @@
 // client request toggles collection): run it under
 // `valgrind --tool=callgrind --collect-atstart=no` for instruction counts,
 // which do not depend on the machine's load.
+//
+// tls13_chacha is TLS 1.3 with ChaCha20-Poly1305 by a text policy (the
+// default policy prefers AES-128-GCM where the CPU has AES instructions),
+// for reference only (see chacha_policy).
 //
 // Like for like with tlsw_compare: the P-256 leaf of tlsw::testing's PKI
 // with its CA, the client verifying chain and name, tickets off, tlsw's
@@ -68,14 +72,34 @@ enum class workload { messages, burst, bulk };
 struct version_case {
     const char* name;  ///< as the output names it
     tlsw::tls_version version;
+    /** A text policy (context::policy) replacing tlsw's default one, or null. */
+    const char* policy = nullptr;
 };
-constexpr std::array<version_case, 2> versions{{{"tls12", tlsw::tls_version::tls12}, {"tls13", tlsw::tls_version::tls13}}};
+
+/** TLS 1.3 with ChaCha20-Poly1305 instead of the default AES-128-GCM, for
+    reference: Botan 3.7's TLS 1.3 record layer sets the AEAD key again for
+    every record, which costs AES-GCM a key schedule each time and ChaCha20
+    next to nothing. */
+constexpr const char* chacha_policy = R"(allow_tls12 = false
+allow_tls13 = true
+ciphers = ChaCha20Poly1305
+macs = AEAD
+key_exchange_methods = ECDH
+signature_methods = ECDSA RSA
+key_exchange_groups = x25519 secp256r1
+)";
+
+constexpr std::array<version_case, 3> versions{{{"tls12", tlsw::tls_version::tls12},
+                                                {"tls13", tlsw::tls_version::tls13},
+                                                {"tls13_chacha", tlsw::tls_version::tls13, chacha_policy}}};
 
 /** Contexts that negotiate `v` only, or nothing when the engine lacks it. */
-std::optional<bench::tlsw_contexts> contexts_for(tlsw::tls_version v) {
+std::optional<bench::tlsw_contexts> contexts_for(const version_case& v) {
     auto ctx = bench::make_tlsw_contexts(false);
-    if (!ctx.client.versions(v, v) || !ctx.server.versions(v, v))
+    if (!ctx.client.versions(v.version, v.version) || !ctx.server.versions(v.version, v.version))
         return std::nullopt;
+    if (v.policy && (!ctx.client.policy(v.policy) || !ctx.server.policy(v.policy)))
+        die(std::string(v.name) + ": the text policy does not load");
     return ctx;
 }
 
@@ -155,7 +179,7 @@ void put(const std::string& key, double value) {
 int usage() {
     std::fprintf(stderr,
                  "usage: tlsw_engines time [--runs N] [--quick]\n"
-                 "       tlsw_engines count messages|burst|bulk tls12|tls13 N\n");
+                 "       tlsw_engines count messages|burst|bulk tls12|tls13|tls13_chacha N\n");
     return 2;
 }
 
@@ -164,7 +188,7 @@ int time_all(int runs, bool quick) {
     put("engine.compiler", __VERSION__);
     std::map<std::string, bench::tlsw_contexts> ctxs;
     for (const auto& v : versions) {
-        auto ctx = contexts_for(v.version);
+        auto ctx = contexts_for(v);
         put(std::string(v.name) + ".available", ctx ? 1 : 0);
         if (!ctx)
             continue;
@@ -205,7 +229,7 @@ int count(std::string_view what, std::string_view version, std::size_t n) {
             v = &c;
     if (!v || n == 0)
         return usage();
-    auto ctx = contexts_for(v->version);
+    auto ctx = contexts_for(*v);
     if (!ctx)
         die(std::string(v->name) + ": this engine does not speak it");
     connection c(*ctx, *v, w);
