@@ -22,7 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=()
-rounds=9
+rounds=15
 root=${TLSW_DEBIAN13_ROOT:-build/debian13-root}
 out=
 while (($#)); do
