@@ -87,17 +87,21 @@ built=$(date +%s)
   echo "rounds $rounds"
 } >"$out/context.txt"
 
-# ---- timings: the engines in turn, the first of each round alternating -------------
+# ---- timings: per round and workload the engines in turn, which first alternating --
+# (the two figures a target divides are measured a fraction of a second apart)
 echo "timing: $rounds rounds of both engines..." >&2
+turn=0
 for ((r = 1; r <= rounds; r++)); do
-  order=(host root)
-  ((r % 2)) || order=(root host)
-  for where in "${order[@]}"; do
-    if [[ $where == host ]]; then
-      "$host_bin" time --runs 1 "${quick[@]}" >"$out/time.botan2.$r.txt"
-    else
-      in_root "$root_bin" time --runs 1 "${quick[@]}" >"$out/time.botan3.$r.txt"
-    fi
+  for workload in messages burst bulk; do
+    order=(host root)
+    ((turn++ % 2)) && order=(root host)
+    for where in "${order[@]}"; do
+      if [[ $where == host ]]; then
+        "$host_bin" time --runs 1 --only $workload "${quick[@]}" >>"$out/time.botan2.$r.txt"
+      else
+        in_root "$root_bin" time --runs 1 --only $workload "${quick[@]}" >>"$out/time.botan3.$r.txt"
+      fi
+    done
   done
 done
 echo "load_timed $(cut -d' ' -f1 /proc/loadavg)" >>"$out/context.txt"

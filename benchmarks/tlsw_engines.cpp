@@ -3,7 +3,7 @@
 // Botan 3 (context::versions() pins each). benchmarks/engines.sh builds it
 // against both and prints the two engines side by side (issue 12, item 4).
 //
-//   tlsw_engines time [--runs N] [--quick]
+//   tlsw_engines time [--runs N] [--quick] [--only messages|burst|bulk]
 //   tlsw_engines count messages|burst|bulk tls12|tls13|tls13_chacha N
 //
 // Workloads, client to server:
@@ -18,6 +18,8 @@
 // negotiated, then messages and burst in messages per second and bulk in
 // MiB/s, each the median of N runs (default 5; each run measures every
 // workload and version once, in turn, so a change of load hits all alike).
+// `--only` measures one workload (engines.sh runs the engines in turn per
+// workload, so that the two figures it divides are measured close in time).
 // Time is the thread's CPU time, as in tlsw_compare. A version the engine
 // does not speak prints "VERSION.available 0" and nothing else.
 //
@@ -178,12 +180,23 @@ void put(const std::string& key, double value) {
 
 int usage() {
     std::fprintf(stderr,
-                 "usage: tlsw_engines time [--runs N] [--quick]\n"
+                 "usage: tlsw_engines time [--runs N] [--quick] [--only messages|burst|bulk]\n"
                  "       tlsw_engines count messages|burst|bulk tls12|tls13|tls13_chacha N\n");
     return 2;
 }
 
-int time_all(int runs, bool quick) {
+std::optional<workload> parse_workload(std::string_view what) {
+    if (what == "messages")
+        return workload::messages;
+    if (what == "burst")
+        return workload::burst;
+    if (what == "bulk")
+        return workload::bulk;
+    return std::nullopt;
+}
+
+/** Measures every workload, or only `only`. */
+int time_all(int runs, bool quick, std::optional<workload> only) {
     put("engine.botan", Botan::short_version_string());
     put("engine.compiler", __VERSION__);
     std::map<std::string, bench::tlsw_contexts> ctxs;
@@ -201,6 +214,8 @@ int time_all(int runs, bool quick) {
     constexpr std::array<workload, 3> workloads{workload::messages, workload::burst, workload::bulk};
     for (int r = 0; r < runs; ++r) {
         for (workload w : workloads) {
+            if (only && w != *only)
+                continue;
             for (const auto& v : versions) {
                 const auto it = ctxs.find(v.name);
                 if (it == ctxs.end())
@@ -221,8 +236,7 @@ int time_all(int runs, bool quick) {
     return 0;
 }
 
-int count(std::string_view what, std::string_view version, std::size_t n) {
-    const workload w = what == "messages" ? workload::messages : what == "burst" ? workload::burst : workload::bulk;
+int count(workload w, std::string_view version, std::size_t n) {
     const version_case* v = nullptr;
     for (const auto& c : versions)
         if (version == c.name)
@@ -239,7 +253,8 @@ int count(std::string_view what, std::string_view version, std::size_t n) {
     for (std::size_t i = 0; i < n; ++i)
         c.step();
     TLSW_BENCH_TOGGLE_COLLECT();
-    std::printf("count %s %s: %zu operations (%s), Botan %s, %s, %s\n", std::string(what).c_str(), v->name, n,
+    std::printf("count %s %s: %zu operations (%s), Botan %s, %s, %s\n",
+                w == workload::messages ? "messages" : w == workload::burst ? "burst" : "bulk", v->name, n,
                 w == workload::messages ? "64-byte messages"
                 : w == workload::burst  ? "bursts of 64 messages of 64 bytes"
                                         : "16 KiB records",
@@ -256,24 +271,27 @@ int main(int argc, char** argv) {
     if (mode == "time") {
         int runs = 5;
         bool quick = false;
+        std::optional<workload> only;
         for (int i = 2; i < argc; ++i) {
             const std::string_view a = argv[i];
             if (a == "--quick")
                 quick = true;
             else if (a == "--runs" && i + 1 < argc)
                 runs = std::atoi(argv[++i]);
+            else if (a == "--only" && i + 1 < argc && parse_workload(argv[i + 1]))
+                only = parse_workload(argv[++i]);
             else
                 return usage();
         }
         if (runs < 1)
             return usage();
-        return time_all(runs, quick);
+        return time_all(runs, quick, only);
     }
     if (mode == "count" && argc == 5) {
-        const std::string_view what = argv[2];
-        if (what != "messages" && what != "burst" && what != "bulk")
+        const auto w = parse_workload(argv[2]);
+        if (!w)
             return usage();
-        return count(what, argv[3], std::strtoull(argv[4], nullptr, 10));
+        return count(*w, argv[3], std::strtoull(argv[4], nullptr, 10));
     }
     return usage();
 }
