@@ -20,21 +20,12 @@ import re
 import statistics
 import sys
 
+from table import fmt, read_pairs  # run.sh's table: the same "key value" files
+
 COLUMNS = [("botan2", "tls12"), ("botan3", "tls12"), ("botan3", "tls13"), ("botan3", "tls13_chacha")]
 VERSION_NAMES = {"tls12": "TLS 1.2", "tls13": "TLS 1.3", "tls13_chacha": "TLS 1.3, ChaCha20 (reference)"}
 MESSAGE_TARGET = 0.9
 BULK_TARGET = 1.2
-
-
-def read_pairs(path):
-    values = {}
-    if os.path.exists(path):
-        with open(path) as f:
-            for line in f:
-                parts = line.split(None, 1)
-                if len(parts) == 2:
-                    values[parts[0]] = parts[1].strip()
-    return values
 
 
 def runs(results, engine):
@@ -52,10 +43,6 @@ def samples(rounds, key):
         except (KeyError, ValueError):
             pass
     return out
-
-
-def fmt(x, digits=0):
-    return "–" if x is None else f"{x:,.{digits}f}"
 
 
 def ratio(a, b):

@@ -40,13 +40,6 @@
 
 #include "common.hpp"
 
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define TLSW_BENCH_TOGGLE_COLLECT() CALLGRIND_TOGGLE_COLLECT
-#else
-#define TLSW_BENCH_TOGGLE_COLLECT() ((void)0)
-#endif
-
 #include <botan/version.h>
 
 #include <array>
