@@ -72,6 +72,8 @@ namespace {
 using clock_type = std::chrono::steady_clock;
 using bench::check;
 using bench::die;
+using bench::median;
+using bench::thread_seconds;
 
 bool quick = false;
 /** Raw Botan's reserved I/O buffers: 0 as tlsw's engine passes, unless a
@@ -94,25 +96,11 @@ double seconds_since(clock_type::time_point start) {
     return std::chrono::duration<double>(clock_type::now() - start).count();
 }
 
-/** CPU time of this thread: the in-memory runs use one thread and never
-    wait, so this is their wall time on an idle machine, and it does not
-    grow when other processes take the cores. */
-double thread_seconds() {
-    timespec ts{};
-    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
 /** Timed samples by key; the runs interleave the implementations, so
     that a change of load on the machine hits all three alike. */
 std::map<std::string, std::vector<double>> samples;
 
 void sample(const std::string& key, double value) { samples[key].push_back(value); }
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
 
 /** A fresh session-cache key for each full handshake (a client caches by server and port). */
 std::uint16_t next_key() {

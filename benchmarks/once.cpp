@@ -23,13 +23,6 @@
 #include "alloc_count.hpp"
 #include "peers.hpp"
 
-#if __has_include(<valgrind/callgrind.h>)
-#include <valgrind/callgrind.h>
-#define TLSW_BENCH_TOGGLE_COLLECT() CALLGRIND_TOGGLE_COLLECT
-#else
-#define TLSW_BENCH_TOGGLE_COLLECT() ((void)0)
-#endif
-
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
