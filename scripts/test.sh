@@ -8,12 +8,12 @@
 # is built once: the sanitizer build is the g++ C++20 one (warnings are
 # errors there too), and `gcc-cpp20`, the same without sanitizers, is
 # there to run by name.
-# Usage: scripts/test.sh [config...]   (default: the five above)
-# `botan3` (not in the default list yet) runs the suite inside a Debian 13
-# root (scripts/debian13-root.sh, cached under build/) against Botan 3 and
-# Catch2 3 with g++ 14, as botan3-cpp20 and botan3-cpp23. It needs root
-# (chroot) and mounts /proc in the root while the tests run (the interop
-# tests read /proc/net/tcp), unmounted on exit.
+# Usage: scripts/test.sh [config...]   (default: the five above, then botan3)
+# `botan3` runs the suite inside a Debian 13 root (scripts/debian13-root.sh,
+# cached under build/) against Botan 3 and Catch2 3 with g++ 14, as
+# botan3-cpp20 and botan3-cpp23. It needs root (debootstrap, chroot) and
+# mounts /proc in the root while the tests run (the interop tests read
+# /proc/net/tcp), unmounted on exit.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh test || exit 1
@@ -52,7 +52,7 @@ configs=()
 for config in "$@"; do
   if [[ $config == botan3 ]]; then configs+=(botan3-cpp20 botan3-cpp23); else configs+=("$config"); fi
 done
-((${#configs[@]})) || configs=(gcc-cpp23 clang-cpp20 sanitize tsan fuzz)
+((${#configs[@]})) || configs=(gcc-cpp23 clang-cpp20 sanitize tsan fuzz botan3-cpp20 botan3-cpp23)
 
 # The Botan 3 configurations run their meson commands in the Debian 13 root,
 # on a fresh copy of this tree (tracked and new files, not build/) in
