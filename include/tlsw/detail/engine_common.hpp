@@ -218,10 +218,72 @@ protected:
         throw Botan::TLS::TLS_Exception(static_cast<Botan::TLS::Alert::Type>(a), why);
     }
 
+    /** feed()'s body, alike on both engines: hands `ciphertext` to
+        `channel`, at most `chunk` bytes per call. Plaintext goes to
+        `direct` as far as it fits, the rest to the inbox; returns the
+        count stored in `direct`. */
+    template <class Channel>
+    std::size_t feed_channel(Channel& channel, std::span<const std::byte> ciphertext, std::span<std::byte> direct,
+                             std::size_t chunk) {
+        direct_ = direct;
+        direct_used_ = 0;
+        alerts_emitted_ = 0;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(ciphertext.data());
+        for (std::size_t done = 0; done < ciphertext.size() && !failed_;) {
+            const std::size_t n = std::min(chunk, ciphertext.size() - done);
+            guard([&] { awaiting_ = channel.received_data(p + done, n); });
+            done += n;
+        }
+        direct_ = {};
+        // Under TLS 1.2 Botan refuses a renegotiation with a warning alert
+        // and no callback. Any other alert it sends here is fatal or a
+        // close_notify reply.
+        if (alerts_emitted_ > 0 && !failed_ && !peer_closed_ && !local_closed_)
+            info_.renegotiations_refused += alerts_emitted_;
+        return direct_used_;
+    }
+
+    /** renegotiate()'s body, alike on both engines: starts a TLS 1.2
+        renegotiation from our side (ClientHello, or HelloRequest from a
+        server). Requires an established TLS 1.2 session and none in
+        flight: false under TLS 1.3, which has none. */
+    template <class Channel>
+    bool renegotiate_channel(Channel& channel) {
+        if (!ready() || tls13_)
+            return false;
+        if (ctx_->side == role::server) {
+            // A text policy decides alone; one that refuses client
+            // renegotiation would refuse the answer to our HelloRequest.
+            if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
+                return false;
+            hello_request_outstanding_ = true;
+            records_ignoring_request_ = 0;
+        }
+        guard([&] {
+            channel.renegotiate(false);
+            in_flight_ = true;
+        });
+        return !failed_;
+    }
+
+    /** A server's policy: the context's text policy, or a default_policy of
+        this stream's own, which counts the client's renegotiations. */
+    const Botan::TLS::Policy& server_policy() {
+        if (ctx_->text_policy)
+            return *ctx_->text_policy;
+        own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_, &renegotiations_);
+        return *own_policy_;
+    }
+
     // ---- the bodies of Botan's callbacks, alike on both versions -------------
 
-    /** tls_emit_data: to the sink while nothing is queued, else to the queue. */
+    /** tls_emit_data: to the sink while nothing is queued, else to the
+        queue. Counts the alerts among the records (see feed_channel). */
     void emit(std::span<const std::byte> bytes) {
+        // Under TLS 1.2 each call is one record, its type byte in the clear;
+        // TLS 1.3 sends its alerts as type 23 and has no renegotiation to refuse.
+        if (!bytes.empty() && bytes[0] == std::byte{record_type_alert} && !tls13_) [[unlikely]]
+            ++alerts_emitted_;
         if (out_pos_ == out_.size() && sink_.write) [[likely]] {
             const std::size_t taken = sink_.write(sink_.self, bytes);
             if (taken >= bytes.size()) [[likely]]
@@ -485,6 +547,10 @@ protected:
     std::span<std::byte> direct_;  // the caller's buffer during feed()
     std::size_t direct_used_ = 0;
     std::size_t awaiting_ = 0;  // what the last received_data() returned
+    unsigned alerts_emitted_ = 0;  // during one feed_channel()
+    static constexpr std::uint8_t record_type_alert = 21;
+    std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
+    default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
 
     session_info info_;
     tls_error error_;

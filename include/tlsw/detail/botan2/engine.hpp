@@ -91,13 +91,7 @@ public:
                     Botan::TLS::Server_Information(server_name, port), Botan::TLS::Protocol_Version::TLS_V12,
                     alpn, 0);
             } else {
-                const Botan::TLS::Policy* policy = &ctx_->tls_policy();
-                if (!ctx_->text_policy) {
-                    own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_,
-                                                                   &renegotiations_);
-                    policy = own_policy_.get();
-                }
-                channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, *policy,
+                channel_ = std::make_unique<Botan::TLS::Server>(callbacks, *ctx_->sessions, creds_, server_policy(),
                                                                 rng(), false, 0);
             }
         });
@@ -110,19 +104,7 @@ public:
     std::size_t feed(std::span<const std::byte> ciphertext, std::span<std::byte> direct) {
         if (failed_ || !channel_)
             return 0;
-        direct_ = direct;
-        direct_used_ = 0;
-        alerts_emitted_ = 0;
-        guard([&] {
-            awaiting_ =
-                channel_->received_data(reinterpret_cast<const std::uint8_t*>(ciphertext.data()), ciphertext.size());
-        });
-        direct_ = {};
-        // Botan refuses a renegotiation with a warning alert and no callback.
-        // Any other alert it sends here is fatal or a close_notify reply.
-        if (alerts_emitted_ > 0 && !failed_ && !peer_closed_ && !local_closed_)
-            info_.renegotiations_refused += alerts_emitted_;
-        return direct_used_;
+        return feed_channel(*channel_, ciphertext, direct, ciphertext.size());
     }
 
     // ---- operations ---------------------------------------------------------
@@ -148,23 +130,7 @@ public:
 
     /** Starts a renegotiation from our side (ClientHello, or HelloRequest
         from a server). Requires an established session and none in flight. */
-    bool renegotiate() {
-        if (!ready())
-            return false;
-        if (ctx_->side == role::server) {
-            // A text policy decides alone; one that refuses client
-            // renegotiation would refuse the answer to our HelloRequest.
-            if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
-                return false;
-            hello_request_outstanding_ = true;
-            records_ignoring_request_ = 0;
-        }
-        guard([&] {
-            channel_->renegotiate(false);
-            in_flight_ = true;
-        });
-        return !failed_;
-    }
+    bool renegotiate() { return renegotiate_channel(*channel_); }
 
     /** Sends a KeyUpdate: TLS 1.3 only, so never on Botan 2 (false). */
     bool update_keys(bool) noexcept { return false; }
@@ -176,12 +142,7 @@ public:
 private:
     // ---- Botan callbacks ------------------------------------------------------
 
-    void tls_emit_data(const std::uint8_t data[], std::size_t size) override {
-        // Each call is one record; its type byte is in the clear.
-        if (size > 0 && data[0] == record_type_alert)
-            ++alerts_emitted_;
-        emit(std::as_bytes(std::span(data, size)));
-    }
+    void tls_emit_data(const std::uint8_t data[], std::size_t size) override { emit(std::as_bytes(std::span(data, size))); }
 
     void tls_record_received(std::uint64_t, const std::uint8_t data[], std::size_t size) override {
         deliver(std::as_bytes(std::span(data, size)));
@@ -329,10 +290,6 @@ private:
     }
 
     credentials_provider creds_;
-    unsigned alerts_emitted_ = 0;
-    static constexpr std::uint8_t record_type_alert = 21;
-    std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
-    default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::vector<std::uint8_t> client_random_;  // of the last ClientHello, kept only for the key log
     std::unique_ptr<Botan::TLS::Session> session_;  // a client's last session, for export_session(); a pointer: servers hold none
     importing_sessions sessions_;                 // the context's cache, after an imported session

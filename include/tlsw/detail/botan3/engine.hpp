@@ -110,12 +110,8 @@ public:
                                                                 shared_rng(), Botan::TLS::Server_Information(server_name, port),
                                                                 offer, alpn, 0);
             } else {
-                std::shared_ptr<const Botan::TLS::Policy> policy = ctx_->policy;
-                if (!ctx_->text_policy) {
-                    own_policy_ = std::make_unique<default_policy>(ctx_->settings, &hello_request_outstanding_,
-                                                                   &renegotiations_);
-                    policy = std::shared_ptr<const Botan::TLS::Policy>(std::shared_ptr<void>(), own_policy_.get());
-                }
+                // Non-owning too: the policy is the context's or own_policy_.
+                const std::shared_ptr<const Botan::TLS::Policy> policy(std::shared_ptr<void>(), &server_policy());
                 channel_ = std::make_unique<Botan::TLS::Server>(callbacks, ctx_->sessions, creds, policy,
                                                                 shared_rng(), false, 0);
             }
@@ -129,25 +125,10 @@ public:
     std::size_t feed(std::span<const std::byte> ciphertext, std::span<std::byte> direct) {
         if (failed_ || !channel_)
             return 0;
-        direct_ = direct;
-        direct_used_ = 0;
-        alerts_emitted_ = 0;
         // Bounded chunks: Botan 3.7's TLS 1.3 record layer copies the rest
         // of its input for every record it takes out (quadratic on a large
         // buffer of small records).
-        const auto* p = reinterpret_cast<const std::uint8_t*>(ciphertext.data());
-        for (std::size_t done = 0; done < ciphertext.size() && !failed_;) {
-            const std::size_t n = std::min(feed_chunk, ciphertext.size() - done);
-            guard([&] { awaiting_ = channel_->received_data(std::span(p + done, n)); });
-            done += n;
-        }
-        direct_ = {};
-        // Under TLS 1.2 Botan refuses a renegotiation with a warning alert
-        // and no callback. Any other alert it sends here is fatal or a
-        // close_notify reply.
-        if (alerts_emitted_ > 0 && !failed_ && !peer_closed_ && !local_closed_)
-            info_.renegotiations_refused += alerts_emitted_;
-        return direct_used_;
+        return feed_channel(*channel_, ciphertext, direct, feed_chunk);
     }
 
     // ---- operations ---------------------------------------------------------
@@ -175,23 +156,7 @@ public:
         HelloRequest from a server). Requires an established TLS 1.2
         session and none in flight: false under TLS 1.3, which has none
         (Botan would throw Invalid_Argument). */
-    bool renegotiate() {
-        if (!ready() || tls13_)
-            return false;
-        if (ctx_->side == role::server) {
-            // A text policy decides alone; one that refuses client
-            // renegotiation would refuse the answer to our HelloRequest.
-            if (!own_policy_ && !ctx_->tls_policy().allow_client_initiated_renegotiation())
-                return false;
-            hello_request_outstanding_ = true;
-            records_ignoring_request_ = 0;
-        }
-        guard([&] {
-            channel_->renegotiate(false);
-            in_flight_ = true;
-        });
-        return !failed_;
-    }
+    bool renegotiate() { return renegotiate_channel(*channel_); }
 
     /** Sends a TLS 1.3 KeyUpdate, asking the peer to update its keys too
         when `request_peer`. False without a TLS 1.3 session ready (Botan
@@ -326,14 +291,7 @@ private:
 
     // ---- Botan callbacks ------------------------------------------------------
 
-    void tls_emit_data(std::span<const std::uint8_t> data) override {
-        // Under TLS 1.2 each call is one record, its type byte in the
-        // clear; TLS 1.3 sends its alerts as type 23 and has no
-        // renegotiation to refuse.
-        if (!tls13_ && !data.empty() && data[0] == record_type_alert)
-            ++alerts_emitted_;
-        emit(std::as_bytes(data));
-    }
+    void tls_emit_data(std::span<const std::uint8_t> data) override { emit(std::as_bytes(data)); }
 
     void tls_record_received(std::uint64_t, std::span<const std::uint8_t> data) override { deliver(std::as_bytes(data)); }
 
@@ -429,10 +387,6 @@ private:
 
     credentials_provider creds_;
     bool resumed_ = false;
-    unsigned alerts_emitted_ = 0;
-    static constexpr std::uint8_t record_type_alert = 21;
-    std::unique_ptr<default_policy> own_policy_;  // a server's, when the context uses the default policy
-    default_policy::connection_state renegotiations_;  // a server's count of the client's renegotiations
     std::shared_ptr<client_sessions> client_sessions_;  // a client's session store
 
     std::unique_ptr<Botan::TLS::Channel> channel_;  // last: it refers to everything above
