@@ -65,6 +65,14 @@ void check_echo(child_process& client, tlsw_server& server, const std::string& p
     CHECK(reports[0].info.handshakes == 1);
 }
 
+/** `server` reports two connections: a full handshake, then a resumed one. */
+void check_full_then_resumed(tlsw_server& server) {
+    const auto reports = server.wait_reports(2, 10s);
+    REQUIRE(reports.size() == 2);
+    CHECK_FALSE(reports[0].info.resumed);
+    CHECK(reports[1].info.resumed);
+}
+
 }  // namespace
 
 TEST_CASE("openssl s_client echoes 4 MiB through a tlsw server, byte for byte", "[interop][openssl][server]") {
@@ -221,11 +229,7 @@ TEST_CASE("openssl s_client resumes a tlsw server's session by ticket and by ses
         CHECK(out1.find("TLS session ticket:") == std::string::npos);
         const auto out2 = connect(server.port(), {"-no_ticket", "-sess_in", sessions});
         CHECK(out2.find("Reused, TLSv1.2") != std::string::npos);
-
-        const auto reports = server.wait_reports(2, 10s);
-        REQUIRE(reports.size() == 2);
-        CHECK_FALSE(reports[0].info.resumed);
-        CHECK(reports[1].info.resumed);
+        check_full_then_resumed(server);
     }
 }
 
@@ -248,10 +252,7 @@ TEST_CASE("gnutls-cli --resume resumes a tlsw server's session, with and without
     INFO(client.transcript() << "\n" << log);
     REQUIRE(status == 0);
     CHECK(log.find("This is a resumed session") != std::string::npos);
-    const auto reports = server.wait_reports(2, 10s);
-    REQUIRE(reports.size() == 2);
-    CHECK_FALSE(reports[0].info.resumed);
-    CHECK(reports[1].info.resumed);
+    check_full_then_resumed(server);
 }
 
 TEST_CASE("openssl s_client renegotiates in the middle of an echo with a tlsw server that allows it",

@@ -25,17 +25,6 @@ using tlsw::errc;
 
 namespace {
 
-/** The test PKI's CA issuing a client certificate with DNS and IP names. */
-const tlsw::credentials& client_credentials() {
-    static const tlsw::credentials creds = [] {
-        tlsw::testing::pki_options options;
-        options.hosts = {"client.test", "127.0.0.1", "::1"};
-        auto leaf = tlsw::testing::issue_leaf(env().pki, options);
-        return *tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem);
-    }();
-    return creds;
-}
-
 /** A CA and leaf for "localhost" that no test context trusts. */
 const tlsw::testing::test_pki& other_pki() {
     static const auto pki = tlsw::testing::make_test_pki("localhost");

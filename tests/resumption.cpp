@@ -18,17 +18,6 @@ using tlsw::errc;
 
 namespace {
 
-/** The test PKI's CA issuing a client certificate "client.test". */
-const tlsw::credentials& client_test_credentials() {
-    static const tlsw::credentials creds = [] {
-        tlsw::testing::pki_options options;
-        options.hosts = {"client.test"};
-        auto leaf = tlsw::testing::issue_leaf(env().pki, options);
-        return *tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem);
-    }();
-    return creds;
-}
-
 /** How a second server context differs from the first. */
 enum class change { require_certificate, other_trust, verification_off, other_alpn, other_credentials, cipher_order };
 
@@ -170,7 +159,7 @@ TEST_CASE("a resumed server session still reports the client certificate verifie
     server_ctx.require_client_certificate(true);
     server_ctx.session_tickets(how == carrier::ticket);
     auto client_ctx = client_context();
-    client_ctx.client_certificate(client_test_credentials());
+    client_ctx.client_certificate(client_credentials());
 
     connection first(client_ctx, server_ctx);
     REQUIRE_FALSE(first.handshake());
@@ -191,7 +180,7 @@ TEST_CASE("a resumed server session still reports the client certificate verifie
 TEST_CASE("a server without client certificates reports its client as not verified", "[resumption][client_certificate]") {
     auto server_ctx = server_context();
     auto client_ctx = client_context();
-    client_ctx.client_certificate(client_test_credentials());  // never asked for
+    client_ctx.client_certificate(client_credentials());  // never asked for
     connection c(client_ctx, server_ctx);
     REQUIRE_FALSE(c.handshake());
     CHECK_FALSE(c.server.info().peer_verified);

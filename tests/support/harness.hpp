@@ -49,6 +49,18 @@ inline tlsw::context client_context() {
     return ctx;
 }
 
+/** Credentials the test CA issued to a client: "client.test", 127.0.0.1
+    and ::1 (the peer-identity tests read the IP names), made once. */
+inline const tlsw::credentials& client_credentials() {
+    static const tlsw::credentials creds = [] {
+        tlsw::testing::pki_options options;
+        options.hosts = {"client.test", "127.0.0.1", "::1"};
+        auto leaf = tlsw::testing::issue_leaf(env().pki, options);
+        return *tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem);
+    }();
+    return creds;
+}
+
 /** `ctx` limited to TLS 1.2, for tests of TLS 1.2's wire or semantics
     (renegotiation, session IDs, record types) on an engine that prefers
     TLS 1.3; on Botan 2 it changes nothing. */
