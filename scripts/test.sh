@@ -56,47 +56,66 @@ done
 
 # The Botan 3 configurations run their meson commands in the Debian 13 root,
 # on a fresh copy of this tree (tracked and new files, not build/) in
-# ROOT/src; their build directories stay there between runs.
+# ROOT/src; their build directories stay there between runs. The root is
+# built (or checked) in the background while the Botan 2 configurations
+# build: it mostly waits on the network and the disk.
+mkdir -p build
 root=
+root_job=
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
 in_root() { "$@"; }
 if [[ " ${configs[*]} " == *" botan3-"* ]]; then
-  sudo=()
-  [[ $(id -u) -eq 0 ]] || sudo=(sudo)
-  start=$SECONDS
-  root=$("${sudo[@]}" scripts/debian13-root.sh | tail -n1) || exit 1
-  echo "Debian 13 root ready: $root ($((SECONDS - start)) s)"
+  root_start=$SECONDS
+  "${sudo[@]}" scripts/debian13-root.sh >build/debian13-root.out 2>&1 &
+  root_job=$!
+fi
+
+# Waits for the root, then copies this tree into it and mounts /proc there.
+prepare_root() {
+  if ! wait "$root_job"; then
+    cat build/debian13-root.out >&2
+    return 1
+  fi
+  root=$(tail -n1 build/debian13-root.out)
+  echo "Debian 13 root ready: $root ($((SECONDS - root_start)) s after it was started)"
   # Only files whose content changed are replaced, and they get the time
   # of the copy: a file edited while the last build ran may be older than
   # the object built from it, and ninja would keep that stale object.
   "${sudo[@]}" rm -rf "$root/src.new"
   "${sudo[@]}" mkdir -p "$root/src" "$root/src.new"
   git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' |
-    "${sudo[@]}" tar --null -T - -cf - | "${sudo[@]}" tar -xf - -C "$root/src.new" || exit 1
+    "${sudo[@]}" tar --null -T - -cf - | "${sudo[@]}" tar -xf - -C "$root/src.new" || return 1
   "${sudo[@]}" bash -c 'cd "$1" && find . -type f -print0 | while IFS= read -r -d "" f; do
       cmp -s "$f" "../src/$f" || { mkdir -p "../src/${f%/*}" && cp "$f" "../src/$f"; } || exit 1
     done && cd ../src && find . -path ./build -prune -o -type f -print0 | while IFS= read -r -d "" f; do
       [[ -e ../src.new/$f ]] || rm -f "$f"
-    done' sh "$root/src.new" || exit 1
+    done' sh "$root/src.new" || return 1
   "${sudo[@]}" rm -rf "$root/src.new"
   if ! mountpoint -q "$root/proc"; then
-    "${sudo[@]}" mount -t proc proc "$root/proc" || exit 1
+    "${sudo[@]}" mount -t proc proc "$root/proc" || return 1
     trap '"${sudo[@]}" umount "$root/proc"' EXIT
   fi
   in_root() {
     "${sudo[@]}" chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
       sh -c 'cd /src && exec "$@"' sh "$@"
   }
-fi
+}
 
-mkdir -p build
 passed=0 failed=0
 for config in "${configs[@]}"; do
   args=$(setup_args "$config") || { echo "unknown configuration: $config" >&2; exit 2; }
   dir=build/$config
   run=(command)
   built=$dir
-  if [[ $config == botan3-* ]]; then run=(in_root); built=$root/src/$dir; fi
   echo "=== $config"
+  if [[ $config == botan3-* ]]; then
+    if [[ -z $root ]] && ! prepare_root; then
+      echo "the Debian 13 root could not be prepared" >&2
+      failed=$((failed + 1)); continue
+    fi
+    run=(in_root); built=$root/src/$dir
+  fi
   # shellcheck disable=SC2086
   if [[ ! -f $built/build.ninja ]] && ! "${run[@]}" meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; failed=$((failed + 1)); continue
