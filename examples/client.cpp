@@ -373,6 +373,13 @@ int run(const options& opts) {
         bool want_write = false;
         for (;;) {
             auto n = tls.read(out_buffer);
+            // Checked after every call: the call that completes a
+            // renegotiation may also read the server's last data and its
+            // close_notify, and the loop then ends with no other check.
+            if (tls.info().handshakes != handshakes) {
+                handshakes = tls.info().handshakes;
+                print_session(tls, "renegotiated");
+            }
             if (n) {
                 if (!write_stdout(std::span(out_buffer).first(*n)))
                     return 1;
@@ -398,10 +405,6 @@ int run(const options& opts) {
                            "cannot read it (see --ign-eof)\n",
                            stderr);
             return fail("read", e);
-        }
-        if (tls.info().handshakes != handshakes) {
-            handshakes = tls.info().handshakes;
-            print_session(tls, "renegotiated");
         }
 
         // 4. Wait: for the socket always (the server may speak at any time),
