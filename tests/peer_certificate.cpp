@@ -435,3 +435,103 @@ TEST_CASE("a missing required client certificate is certificate_reason::no_certi
     CHECK(client_error->certificate() == tlsw::certificate_reason::no_certificate);
     CHECK(client_error->alert_from_peer());
 }
+
+// ---- errors say who failed ----------------------------------------------------
+
+namespace {
+
+/** The first hard error of a connection's client: from its handshake, or,
+    under TLS 1.3 (where the client's handshake ends before the server
+    judged its certificate), from the read after it. */
+std::optional<tlsw::tls_error> first_client_failure(connection& c) {
+    (void)c.handshake();  // the server may fail first
+    if (auto h = c.client.handshake(); !h)
+        return h.error();
+    std::byte none[1];
+    if (auto r = c.client.read(none); !r && !r.error().retryable())
+        return r.error();
+    return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("when the server rejects our certificate, the client's error says the server rejected it",
+          "[peer_certificate][error_detail][client_certificate]") {
+    const bool only12 = GENERATE(false, true);
+    CAPTURE(only12);
+    auto server_ctx = server_context();
+    REQUIRE(server_ctx.trust(tlsw::testing::make_test_pki("other CA").ca_cert_pem));  // not the client's CA
+    server_ctx.require_client_certificate(true);
+    auto client_ctx = client_context();
+    client_ctx.client_certificate(client_credentials());
+    connection c(only12 ? tls12(client_ctx) : client_ctx, server_ctx);
+    const auto e = first_client_failure(c);
+    REQUIRE(e);
+    CHECK(e->code() == errc::certificate);
+    CHECK(e->alert_from_peer());
+    CHECK(contains(e->message(), "the peer rejected our certificate"));
+    CHECK_FALSE(contains(e->message(), "issuer is unknown"));  // that reads as if we judged the server
+    INFO(c.server.last_error_detail());
+    CHECK(c.client.last_error_detail() ==
+          std::string("the server rejected our certificate: ") + tlsw::alert_name(e->alert()));
+    CHECK(c.server.last_error_detail().size() > 0);
+}
+
+TEST_CASE("when the client rejects our certificate, the server's error says the client rejected it",
+          "[peer_certificate][error_detail]") {
+    const bool only12 = GENERATE(false, true);
+    CAPTURE(only12);
+    auto client_ctx = tlsw::context::client();
+    client_ctx.use_system_trust(false);
+    REQUIRE(client_ctx.trust(tlsw::testing::make_test_pki("other CA").ca_cert_pem));
+    connection c(only12 ? tls12(client_ctx) : client_ctx, server_context());
+    REQUIRE(c.handshake());
+    auto s = c.server.handshake();
+    REQUIRE_FALSE(s);
+    CHECK(s.error().code() == errc::certificate);
+    CHECK(s.error().alert_from_peer());
+    CHECK(contains(s.error().message(), "the peer rejected our certificate"));
+    CHECK(c.server.last_error_detail() == "the client rejected our certificate: unknown_ca");
+    CHECK(c.client.info().peer_chain.size() == 2);  // the rejected chain, for a tool to show
+}
+
+TEST_CASE("a client without a certificate at a server that requires one is told so, in its own words",
+          "[peer_certificate][error_detail][client_certificate]") {
+    const bool only12 = GENERATE(false, true);
+    CAPTURE(only12);
+    auto server_ctx = server_context();
+    REQUIRE(server_ctx.trust(env().pki.ca_cert_pem));
+    server_ctx.require_client_certificate(true);
+    connection c(only12 ? tls12(client_context()) : client_context(), server_ctx);
+    const auto e = first_client_failure(c);
+    REQUIRE(e);
+    CHECK(e->certificate() == tlsw::certificate_reason::no_certificate);
+    CHECK(contains(e->message(), "requires a certificate and none was sent"));
+    CHECK(c.client.last_error_detail() == "the server requires a client certificate and none is configured");
+}
+
+TEST_CASE("after a failed verification info() still holds the rejected chain, not verified",
+          "[peer_certificate][error_detail]") {
+    const bool only12 = GENERATE(false, true);
+    const int how = GENERATE(0, 1, 2);
+    const char* names[] = {"untrusted CA", "name mismatch", "the hook rejects"};
+    CAPTURE(only12, names[how]);
+    const auto stranger = tlsw::testing::make_test_pki("localhost");
+    auto client_ctx = client_context();
+    if (how == 2)
+        client_ctx.verify_hook([](const tlsw::verify_request&) { return tlsw::verify_result::reject("no"); });
+    auto server_ctx = how == 0 ? tlsw::context::server(*tlsw::credentials::from_pem(stranger.chain_pem, stranger.leaf_key_pem))
+                               : server_context();
+    connection c(only12 ? tls12(client_ctx) : client_ctx, server_ctx,
+                 {.server_name = how == 1 ? "elsewhere.test" : "localhost"});
+    const auto e = c.handshake();
+    REQUIRE(e);
+    CHECK(e->code() == errc::certificate);
+    CHECK_FALSE(c.client.last_error_detail().empty());
+    const auto& info = c.client.info();
+    CHECK_FALSE(info.peer_verified);
+    REQUIRE(info.peer_chain.size() == 2);
+    CHECK(info.peer_chain.front().common_name == "localhost");
+    CHECK_FALSE(info.peer_chain.front().der.empty());
+    CHECK(info.peer_common_name == "localhost");
+}

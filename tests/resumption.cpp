@@ -8,10 +8,24 @@
 #include "support/connection.hpp"
 #include "support/harness.hpp"
 
+#include "support/process.hpp"
+
+#include <tlsw/blocking_socket.hpp>
+#include <tlsw/tcp_listener.hpp>
+#include <tlsw/testing/test_pki.hpp>
+
 #include <catch2/catch.hpp>
 
+#include <botan/hex.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
+#include <unistd.h>
 
 using namespace tlsw_test;
 using tlsw::errc;
@@ -246,4 +260,161 @@ TEST_CASE("the session cache can be turned off or bounded per context, on both s
         REQUIRE_FALSE(a_again.handshake());
         CHECK_FALSE(a_again.server.info().resumed);
     }
+}
+
+// ---- the verification hook's identity holds across processes ------------------
+
+namespace {
+
+tlsw::verify_result accept_all(const tlsw::verify_request&) { return tlsw::verify_result::accept(); }
+
+/** A server context sharing a ticket key with its fleet, requiring client
+    certificates from the test CA, with a hook (named or not). */
+tlsw::context hooked_server(std::span<const std::byte> key, std::string_view hook_name) {
+    auto ctx = server_context();
+    REQUIRE(ctx.trust(env().pki.ca_cert_pem));
+    ctx.require_client_certificate(true);
+    REQUIRE(ctx.session_ticket_key(key));
+    ctx.verify_hook(accept_all, hook_name);
+    return ctx;
+}
+
+}  // namespace
+
+TEST_CASE("servers sharing a ticket key resume each other's tickets under hooks only when the hooks carry the same "
+          "name",
+          "[resumption][ticket][verify_hook]") {
+    const auto key = pattern(32, 21);
+    auto client_ctx = client_context();
+    client_ctx.client_certificate(client_credentials());
+    struct pairing {
+        const char* first;
+        const char* second;
+        bool resumes;
+    };
+    const auto p = GENERATE(pairing{"", "", false}, pairing{"pin v1", "pin v1", true}, pairing{"pin v1", "pin v2", false},
+                            pairing{"pin v1", "", false});
+    CAPTURE(p.first, p.second);
+    // Configured independently, as two processes would be.
+    auto a = hooked_server(key, p.first);
+    auto b = hooked_server(key, p.second);
+    connection first(client_ctx, a);
+    REQUIRE_FALSE(first.handshake());
+    connection second(client_ctx, b);
+    REQUIRE_FALSE(second.handshake());
+    CHECK(second.server.info().resumed == p.resumes);
+    CHECK(second.server.info().peer_verified);
+}
+
+// The child side of the next test: a server in a process of its own (the
+// test program run again with this hidden test's tag), configured from the
+// files and the environment its parent gives it; it serves one connection
+// and prints how its handshake ended.
+TEST_CASE("(child process) one connection to a ticket server with a verification hook", "[.resumption_child]") {
+    const char* dir_env = std::getenv("TLSW_TEST_CHILD_DIR");
+    const char* hook_env = std::getenv("TLSW_TEST_CHILD_HOOK");
+    if (!dir_env || !hook_env)
+        return;  // run by hand, without a parent
+    const std::filesystem::path dir = dir_env;
+    auto creds = tlsw::credentials::from_files(dir / "chain.pem", dir / "key.pem");
+    REQUIRE(creds);
+    auto ctx = tlsw::context::server(*creds);
+    REQUIRE(ctx.trust_file(dir / "ca.pem"));
+    ctx.require_client_certificate(true);
+    std::ifstream key_file(dir / "ticket.key");
+    std::string key_hex;
+    key_file >> key_hex;
+    const auto key = Botan::hex_decode(key_hex);
+    REQUIRE(ctx.session_ticket_key(std::as_bytes(std::span(key))));
+    // The first hook this process sets, as in the parent's other child.
+    const bool accept = std::string_view(hook_env) == "accept";
+    ctx.verify_hook([accept](const tlsw::verify_request&) {
+        return accept ? tlsw::verify_result::accept() : tlsw::verify_result::reject("stricter hook");
+    });
+    auto listener = tlsw::tcp_listener::listen("127.0.0.1", 0);
+    REQUIRE(listener);
+    std::printf("port %u\n", unsigned(listener->port()));
+    std::fflush(stdout);
+    auto sock = listener->accept();
+    REQUIRE(sock);
+    REQUIRE_FALSE(sock->set_read_timeout(std::chrono::seconds(20)));
+    tlsw::tls_stream<tlsw::blocking_socket> server(ctx, std::move(*sock));
+    if (auto h = server.handshake(); !h) {
+        std::printf("failed: %s\n", server.describe().c_str());
+    } else {
+        std::printf("resumed %d\n", server.info().resumed ? 1 : 0);
+        (void)server.write(std::string_view("ok"));
+        (void)server.shutdown();
+    }
+    std::fflush(stdout);
+}
+
+TEST_CASE("a ticket from a server process with one hook does not resume at a restarted server process with a "
+          "stricter hook, and the stricter hook runs",
+          "[resumption][ticket][verify_hook][process]") {
+    char exe[4096];
+    const auto len = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    REQUIRE(len > 0);
+    const std::string self(exe, static_cast<std::size_t>(len));
+    const auto dir = std::filesystem::temp_directory_path() / ("tlsw-resumption-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    tlsw::testing::write_files(env().pki, dir);
+    {
+        std::ofstream key_file(dir / "ticket.key");
+        const auto key = pattern(32, 22);
+        key_file << Botan::hex_encode(reinterpret_cast<const std::uint8_t*>(key.data()), key.size()) << "\n";
+    }
+    auto client_ctx = client_context();
+    client_ctx.client_certificate(client_credentials());
+
+    // Runs one child server with `hook`; returns what it printed.
+    const auto serve_one = [&](const char* hook) {
+        ::setenv("TLSW_TEST_CHILD_DIR", dir.c_str(), 1);
+        ::setenv("TLSW_TEST_CHILD_HOOK", hook, 1);
+        child_process child({self, "[resumption_child]"});
+        ::unsetenv("TLSW_TEST_CHILD_DIR");
+        ::unsetenv("TLSW_TEST_CHILD_HOOK");
+        // Catch2 prints a line of its own first.
+        const auto port_line = [&] {
+            const auto at = child.out().find("port ");
+            return at != std::string::npos && child.out().find('\n', at) != std::string::npos ? at : std::string::npos;
+        };
+        REQUIRE(child.wait_until([&] { return port_line() != std::string::npos || !child.running(); },
+                                 std::chrono::seconds(30)));
+        INFO(child.transcript());
+        REQUIRE(port_line() != std::string::npos);
+        unsigned port = 0;
+        REQUIRE(std::sscanf(child.out().c_str() + port_line(), "port %u", &port) == 1);
+        auto sock = tlsw::blocking_socket::connect("127.0.0.1", static_cast<std::uint16_t>(port));
+        REQUIRE(sock);
+        REQUIRE_FALSE(sock->set_read_timeout(std::chrono::seconds(20)));
+        // One cache key for both servers (port 443), as for one name behind a restart.
+        tlsw::tls_stream<tlsw::blocking_socket> client(client_ctx, std::move(*sock),
+                                                       {.server_name = "localhost", .port = 443});
+        std::string got;
+        if (client.handshake()) {
+            // Reads the server's data (and, under TLS 1.3, its ticket) to its close.
+            std::array<std::byte, 64> buf;
+            for (;;) {
+                auto r = client.read(buf);
+                if (!r)
+                    break;
+                got.append(reinterpret_cast<const char*>(buf.data()), *r);
+            }
+        }
+        const bool resumed = client.info().resumed;
+        REQUIRE(child.wait_exit(std::chrono::seconds(30)));
+        INFO(child.transcript());
+        return std::pair(child.out(), resumed && got == "ok");
+    };
+
+    const auto [first_out, first_resumed] = serve_one("accept");
+    CHECK(first_out.find("resumed 0") != std::string::npos);
+    CHECK_FALSE(first_resumed);
+    const auto [second_out, second_resumed] = serve_one("reject");
+    INFO(second_out);
+    CHECK(second_out.find("failed") != std::string::npos);  // the stricter hook ran and refused
+    CHECK(second_out.find("stricter hook") != std::string::npos);
+    CHECK_FALSE(second_resumed);
+    std::filesystem::remove_all(dir);
 }

@@ -176,3 +176,59 @@ TEST_CASE("a client context refuses add_credentials", "[server_name][sni][creden
     REQUIRE_FALSE(r);
     CHECK(r.error() == errc::invalid_state);
 }
+
+TEST_CASE("a trailing dot in server_name is not sent in SNI, and the name verifies as without it",
+          "[server_name][sni]") {
+    const bool only12 = GENERATE(false, true);
+    CAPTURE(only12);
+    auto client_ctx = only12 ? tls12(client_context()) : client_context();
+    const auto server_ctx = server_context();
+    const auto fqdn = connect(client_ctx, server_ctx, "localhost.");
+    INFO((fqdn.error ? fqdn.error->message() : std::string("ok")));
+    REQUIRE_FALSE(fqdn.error);
+    CHECK(fqdn.server.server_name == "localhost");  // RFC 6066: no trailing dot
+    CHECK(fqdn.client.server_name == "localhost");
+    CHECK(fqdn.client.peer_verified);
+
+    // The name still has to match: "other." is "other".
+    const auto other = connect(client_ctx, server_ctx, "other.");
+    REQUIRE(other.error);
+    CHECK(other.error->certificate() == tlsw::certificate_reason::name_mismatch);
+
+    // "localhost." and "localhost" are one server for the session cache.
+    const auto again = connect(client_ctx, server_ctx, "localhost");
+    REQUIRE_FALSE(again.error);
+    CHECK(again.client.resumed);
+}
+
+TEST_CASE("a client does not store a session ticket larger than the bound, and resumes with one within it",
+          "[server_name][resumption][ticket]") {
+    // Botan's servers seal the client's certificate into the ticket: a
+    // client certificate with many names makes the server send a ticket
+    // larger than 8 KiB, as a hostile server could.
+    const bool only12 = GENERATE(false, true);
+    const bool big = GENERATE(false, true);
+    CAPTURE(only12, big);
+    tlsw::testing::pki_options options;
+    options.hosts = {"client.test"};
+    if (big)
+        for (int i = 0; i < 600; ++i)
+            options.hosts.push_back("host-" + std::to_string(i) + ".client.example.test");
+    const auto leaf = tlsw::testing::issue_leaf(env().pki, options);
+    auto client_ctx = only12 ? tls12(client_context()) : client_context();
+    client_ctx.client_certificate(*tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem));
+    // Two servers sharing a ticket key and not a cache: only a ticket resumes.
+    const auto key = pattern(32, 31);
+    auto a = server_context();
+    auto b = server_context();
+    for (auto* s : {&a, &b}) {
+        REQUIRE(s->trust(env().pki.ca_cert_pem));
+        REQUIRE(s->session_ticket_key(key));
+    }
+    const auto first = connect(client_ctx, a, "localhost");
+    REQUIRE_FALSE(first.error);
+    CHECK(first.server.peer_verified);
+    const auto second = connect(client_ctx, b, "localhost");
+    REQUIRE_FALSE(second.error);
+    CHECK(second.client.resumed == !big);
+}

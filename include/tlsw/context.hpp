@@ -7,6 +7,8 @@
 #include <tlsw/error.hpp>
 #include <tlsw/peer_certificate.hpp>
 
+#include <botan/hex.h>
+
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -53,7 +55,10 @@ enum class tls_version : std::uint8_t { tls12 = 2, tls13 = 3 };
     over role, verification on or off, the system-trust switch, the trust
     anchors, the credentials, the server's ALPN list and every setting of
     the TLS policy, including the client-certificate requirement (but not
-    its order of preference, which depends on the CPU for the default). The session
+    its order of preference, which depends on the CPU for the default), and
+    the verification hook (see verify_hook(): a random value per hook set,
+    or the stable name given with it). Nothing in it is a counter or an
+    address, which would repeat across processes. The session
     cache is shared by the configurations of a context and its copies that
     have the same identity and cache settings, and by nothing else; session
     tickets are sealed with a key derived from session_ticket_key() and the
@@ -75,6 +80,7 @@ public:
     static context client() {
         auto state = detail::make_context_state(detail::role::client);
         state->use_system_trust = true;
+        state->configured_export_key = Botan::SymmetricKey(detail::rng(), 32);
         state->publish(nullptr);
         return context(std::move(state));
     }
@@ -86,6 +92,7 @@ public:
         auto state = detail::make_context_state(detail::role::server);
         state->creds = creds.data();
         state->configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32);
+        state->configured_export_key = Botan::SymmetricKey(detail::rng(), 32);
         state->publish(nullptr);
         return context(std::move(state));
     }
@@ -242,16 +249,28 @@ public:
         certificate_reason::rejected (the peer gets a bad_certificate
         alert) and the stream's last_error_detail() holds the reason. A
         hook that throws rejects the same way, with the exception's text;
-        nothing it throws leaves a stream call. The hook does not run on a
-        resumed session: that session was checked when it was made, and
-        setting a hook changes the configuration identity, so sessions
-        made before it do not resume. The hook is called from whichever
-        thread drives a stream; streams in several threads may call it at
-        once. An empty function removes the hook. After
+        nothing it throws leaves a stream call. The hook is called from
+        whichever thread drives a stream; streams in several threads may
+        call it at once. An empty function removes the hook. After
         danger_disable_verification() nothing is checked: this hook
-        neither. */
-    context& verify_hook(verify_hook_type hook) {
-        set_hook(std::move(hook), false);
+        neither.
+
+        Resumption: the hook does not run on a resumed session, which was
+        checked by the full handshake that made it; instead the hook is
+        part of the configuration identity, so a session resumes only
+        under a hook that counts as the same. Without a `name`, each call
+        makes the hook a random identity of its own: no session (ticket,
+        cached or exported) made before this call, under another hook, or
+        in another process resumes under it, and the hook runs on the full
+        handshake that follows. Servers that share a ticket key (a fleet,
+        a restarted server) and a client that shares exported sessions
+        resume under a hook only when it carries the same `name` in each:
+        a stable name and version of what the hook decides, which must
+        change whenever the hook gets stricter. A client also runs the
+        hook on an exported session it imports (stream_options), and
+        makes a full handshake when the hook rejects it. */
+    context& verify_hook(verify_hook_type hook, std::string_view name = {}) {
+        set_hook(std::move(hook), name, false);
         return *this;
     }
 
@@ -260,9 +279,10 @@ public:
         name, with any dates, is accepted, and a client needs no
         server_name. A hook that accepts too much lets anyone on the path
         read and change the traffic. An empty function removes it and
-        brings the built-in checks back. */
-    context& danger_verify_hook(verify_hook_type hook) {
-        set_hook(std::move(hook), true);
+        brings the built-in checks back. Resumption and `name` as for
+        verify_hook(). */
+    context& danger_verify_hook(verify_hook_type hook, std::string_view name = {}) {
+        set_hook(std::move(hook), name, true);
         return *this;
     }
 
@@ -287,22 +307,19 @@ public:
 
     /** Turns session tickets (RFC 5077) on or off: a server issues them, a
         client offers to take them. On by default; resumption by session ID
-        works either way. */
+        works either way. This switch alone: the ticket key stays as it
+        was (off and on again, a server seals under the key it had, a
+        shared one included). */
     context& session_tickets(bool on) {
-        modify([&](detail::context_state& s) {
-            s.settings.session_tickets = on;
-            if (!on)
-                s.configured_ticket_key = Botan::SymmetricKey();
-            else if (s.side == detail::role::server && s.configured_ticket_key.length() == 0)
-                s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32);
-        });
+        modify([&](detail::context_state& s) { s.settings.session_tickets = on; });
         return *this;
     }
 
     /** Sets a server's ticket encryption key (at least 32 bytes), so that
         several servers, or a restarted one, accept each other's tickets
-        when they are configured alike (see the class comment). Returns
-        invalid_argument for a shorter key. */
+        when they are configured alike (see the class comment). The key
+        alone: it does not turn tickets on after session_tickets(false).
+        Returns invalid_argument for a shorter key. */
     result<void> session_ticket_key(std::span<const std::byte> key) {
         if (key.size() < 32)
             return unexpected(tls_error(errc::invalid_argument));
@@ -326,6 +343,28 @@ public:
         if (!is_server() || !state()->settings.session_tickets)
             return unexpected(tls_error(errc::invalid_state));
         modify([](detail::context_state& s) { s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32); });
+        return {};
+    }
+
+    /** Sets the secret that a client's exported sessions
+        (tls_stream::export_session) are sealed with, at least 32 bytes.
+        Each context starts with a random one of its own (its copies share
+        it), so by default a session exported by one context resumes only
+        in streams of that context and its copies. Processes that share
+        stored sessions (a restarted client, a fleet reading one store)
+        give each context the same key, read from a file only they can
+        read, as for session_ticket_key(); the sessions then also need the
+        same configuration identity. Whoever holds the key can make
+        sessions this context resumes and open the ones it exports: keep it
+        as secret as a private key. Returns invalid_argument for a shorter
+        key. Not part of the configuration identity. */
+    result<void> session_export_key(std::span<const std::byte> key) {
+        if (key.size() < 32)
+            return unexpected(tls_error(errc::invalid_argument));
+        modify([&](detail::context_state& s) {
+            s.configured_export_key =
+                Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        });
         return {};
     }
 
@@ -390,10 +429,13 @@ public:
         server()'s, then these in the order added. Every certificate added
         is part of the configuration identity (see the class comment).
         Returns invalid_state on a client context, which presents
-        client_certificate() alone. */
+        client_certificate() alone, and invalid_argument for credentials
+        that hold nothing. */
     result<void> add_credentials(credentials creds) {
         if (!is_server())
             return unexpected(tls_error(errc::invalid_state));
+        if (!creds.data())
+            return unexpected(tls_error(errc::invalid_argument));
         modify([&](detail::context_state& s) { s.more_creds.push_back(creds.data()); });
         return {};
     }
@@ -416,13 +458,16 @@ public:
 private:
     explicit context(std::shared_ptr<const detail::context_state> state) : state_(std::move(state)) {}
 
-    void set_hook(verify_hook_type hook, bool replaces) {
-        static std::atomic<std::uint64_t> next_id{0};
-        const std::uint64_t id = ++next_id;
+    void set_hook(verify_hook_type hook, std::string_view name, bool replaces) {
+        // Random, not a counter: the first hook of every process would get
+        // the same number, and a restarted server with a stricter hook
+        // would resume the tickets its predecessor issued.
+        const std::string identity =
+            name.empty() ? "random " + Botan::hex_encode(detail::rng().random_vec(32)) : "named " + std::string(name);
         modify([&](detail::context_state& s) {
             s.verify_hook = hook ? std::make_shared<const verify_hook_type>(std::move(hook)) : nullptr;
             s.hook_replaces_checks = s.verify_hook && replaces;
-            s.verify_hook_id = id;
+            s.verify_hook_identity = identity;
             // The danger variant is how the checks run from now on; a plain
             // hook adds to checks that danger_disable_verification() may
             // have turned off, and then runs neither.

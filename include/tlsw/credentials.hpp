@@ -352,6 +352,18 @@ public:
         return load_files(chain_file, key_file, &passphrase);
     }
 
+    /** Moving copies (the data is shared and immutable): a moved-from
+        object still holds the same chain and key, so every call that
+        takes one works with it. */
+    credentials(const credentials&) = default;
+    credentials(credentials&& other) noexcept : data_(other.data_) {}
+    credentials& operator=(const credentials&) = default;
+    credentials& operator=(credentials&& other) noexcept {
+        data_ = other.data_;
+        return *this;
+    }
+    ~credentials() = default;
+
     /** The parsed chain and key, for the engine. */
     const std::shared_ptr<const detail::credential_data>& data() const noexcept { return data_; }
 

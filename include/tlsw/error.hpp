@@ -244,9 +244,15 @@ public:
         std::string text = make_error_code(code_).message();
         if (code_ == errc::transport && transport_)
             text += ": " + transport_.message();
+        // The peer's alert about our certificate: the peer failed us, and
+        // the text must not read as if we had rejected the peer.
+        if (code_ == errc::certificate && remote_)
+            text = reason_ == certificate_reason::no_certificate
+                       ? "the peer requires a certificate and none was sent"
+                       : "the peer rejected our certificate";
         // certificate_reason::other says no more than the code's own text:
         // "certificate verification failed" once, not twice.
-        if (code_ == errc::certificate && reason_ != certificate_reason::other)
+        else if (code_ == errc::certificate && reason_ != certificate_reason::other)
             text += std::string(": ") + certificate_reason_name(reason_);
         if (has_alert_)
             text += std::string(remote_ ? " (alert from peer: " : " (alert sent: ") + alert_name(alert_) + ")";

@@ -34,9 +34,12 @@ struct stream_options {
     /** A client's session from tls_stream::export_session(), offered to
         the server it was made with (same server_name and port) instead of
         the context's cache. It opens only under a context with the same
-        configuration identity (see context) as the one that exported it;
-        otherwise, or when damaged, it is ignored and the handshake is a
-        full one, never an error. info().resumed says whether it resumed. */
+        secret export key (context::session_export_key) and configuration
+        identity (see context) as the one that exported it, and is offered
+        only when its server chain passes this context's checks now (trust
+        anchors, server_name, dates, verification hook); otherwise, or when
+        damaged, it is ignored and the handshake is a full one, never an
+        error. info().resumed says whether it resumed. */
     std::vector<std::byte> resume_from{};
     /** Frees the stream's I/O buffers whenever it goes idle (OpenSSL's
         SSL_MODE_RELEASE_BUFFERS, here on by default): see tls_stream,
@@ -482,10 +485,14 @@ public:
         SSL_get1_session + i2d_SSL_SESSION).
 
         The bytes are sealed (encrypted and authenticated) under a key
-        derived from the configuration identity, which is not secret: they
-        carry the session's master secret, so keep them as secret as a
-        private key. Returns invalid_state on a server, before a handshake
-        completed, and on a moved-from stream. */
+        derived from the context's secret export key
+        (context::session_export_key: random per context unless set) and
+        its configuration identity, so only a context holding that key can
+        open them or make bytes it resumes. Still, they carry the session's
+        master secret: store them as secret as a private key (readable by
+        the owner only). Returns invalid_state on a server, before a
+        handshake completed (or when the server's ticket or chain was too
+        large to keep, see context), and on a moved-from stream. */
     result<std::vector<std::byte>> export_session() const {
         if (!engine_)
             return unexpected(tls_error(errc::invalid_state));

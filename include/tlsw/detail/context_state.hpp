@@ -446,7 +446,15 @@ struct context_state {
         them when hook_replaces_checks (danger_verify_hook). */
     std::shared_ptr<const std::function<verify_result(const verify_request&)>> verify_hook;
     bool hook_replaces_checks = false;
-    std::uint64_t verify_hook_id = 0;  // a new one per hook set: sessions resume only under the hook that checked them
+    /** What stands for the hook in the identity: 32 random bytes made when
+        the hook is set (no other context, in this process or another,
+        shares them), or the stable name the user gave it. Never a counter
+        or an address: those repeat across processes. */
+    std::string verify_hook_identity;
+    /** context::session_export_key: the secret exported sessions are
+        sealed with (random per context unless set); with the identity it
+        makes export_key. */
+    Botan::SymmetricKey configured_export_key;
 
     // ---- derived by publish() ----
     std::shared_ptr<const Botan::TLS::Policy> policy;
@@ -457,6 +465,10 @@ struct context_state {
         the identity, so another configuration sharing the configured key
         cannot open them and makes a full handshake instead. */
     Botan::SymmetricKey ticket_key;
+    /** The key exported sessions are sealed with: derived from the secret
+        configured_export_key and the identity, so a session opens only
+        where both match. */
+    Botan::SymmetricKey export_key;
     std::shared_ptr<Botan::TLS::Session_Manager> sessions;
 
     const Botan::TLS::Policy& tls_policy() const { return *policy; }
@@ -479,15 +491,13 @@ struct context_state {
     void publish(const context_state* previous) {
         policy = text_policy ? text_policy : std::make_shared<default_policy>(settings);
         identity = compute_identity();
-        ticket_key = Botan::SymmetricKey();
-        if (configured_ticket_key.length() > 0) {
-            auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
-            mac->set_key(configured_ticket_key);
-            static constexpr std::string_view label = "tlsw session ticket key";
-            mac->update(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
-            mac->update(identity);
-            ticket_key = Botan::SymmetricKey(mac->final());
-        }
+        // Tickets need the switch on and a key; the switch never touches
+        // the key, so turning tickets off and on keeps a fleet's shared key.
+        ticket_key = side == role::server && settings.session_tickets && configured_ticket_key.length() > 0
+                         ? derive_key(configured_ticket_key, "tlsw session ticket key")
+                         : Botan::SymmetricKey();
+        export_key = configured_export_key.length() > 0 ? derive_key(configured_export_key, "tlsw exported session")
+                                                        : Botan::SymmetricKey();
         // On Botan 3 the session manager seals the tickets itself, so it
         // holds the ticket key: a new key needs a new manager there.
         if (previous && previous->sessions && previous->identity == identity &&
@@ -500,6 +510,16 @@ struct context_state {
     }
 
 private:
+    /** HMAC-SHA-256 under `secret` of `label` and the identity: a key that
+        only this secret under this configuration makes. */
+    Botan::SymmetricKey derive_key(const Botan::SymmetricKey& secret, std::string_view label) const {
+        auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
+        mac->set_key(secret);
+        mac->update(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
+        mac->update(identity);
+        return Botan::SymmetricKey(mac->final());
+    }
+
     /** The policy's settings with each list sorted: preference order does
         not decide who may connect, and the default order depends on the
         CPU (servers of one fleet sharing a ticket key may differ in it). */
@@ -571,6 +591,8 @@ private:
             // it: a session made under one set must not resume under another.
             add("more credentials");
             for (const auto& more : more_creds) {
+                if (!more)
+                    continue;
                 add(std::to_string(more->chain.size()));
                 for (const auto& cert : more->chain)
                     add(cert.fingerprint("SHA-256"));
@@ -579,8 +601,10 @@ private:
         add("alpn");
         for (const auto& p : alpn)
             add(p);
-        if (verify_hook)
-            add("verify hook " + std::to_string(verify_hook_id) + (hook_replaces_checks ? " replaces checks" : ""));
+        if (verify_hook) {
+            add(hook_replaces_checks ? "verify hook replacing the checks" : "verify hook");
+            add(verify_hook_identity);
+        }
         const auto digest = hash->final();
         return {digest.begin(), digest.end()};
     }

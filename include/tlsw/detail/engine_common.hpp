@@ -42,15 +42,28 @@ struct output_sink {
     std::size_t (*write)(void* self, std::span<const std::byte> bytes) = nullptr;
 };
 
-/** The key exported sessions are sealed with: derived from the
-    configuration identity, so that a session opens only under the
-    configuration that made it (another one makes a full handshake). */
-inline Botan::SymmetricKey session_export_key(const context_state& ctx) {
-    auto mac = Botan::MessageAuthenticationCode::create_or_throw("HMAC(SHA-256)");
-    mac->set_key(ctx.identity);
-    static constexpr std::string_view label = "tlsw exported session";
-    mac->update(reinterpret_cast<const std::uint8_t*>(label.data()), label.size());
-    return Botan::SymmetricKey(mac->final());
+/** The key exported sessions are sealed with: derived from the context's
+    secret export key and the configuration identity, so that a session
+    opens only where both match (elsewhere a full handshake follows). */
+inline const Botan::SymmetricKey& session_export_key(const context_state& ctx) noexcept { return ctx.export_key; }
+
+/** The largest session ticket (TLS 1.2 NewSessionTicket, TLS 1.3 ticket
+    identity) a client stores, and the most DER bytes of peer certificates
+    a session it stores or imports may carry. A larger one is dropped: the
+    next connection to that server makes a full handshake. A server
+    controls both, and a client keeps up to its cache size of them. */
+inline constexpr std::size_t max_ticket_bytes = 8 * 1024;
+inline constexpr std::size_t max_session_chain_bytes = 32 * 1024;
+
+/** Whether a client may keep a session with this ticket and peer chain
+    (max_ticket_bytes, max_session_chain_bytes). */
+inline bool storable_session(std::size_t ticket_bytes, const std::vector<Botan::X509_Certificate>& chain) {
+    if (ticket_bytes > max_ticket_bytes)
+        return false;
+    std::size_t chain_bytes = 0;
+    for (const auto& cert : chain)
+        chain_bytes += cert.BER_encode().size();
+    return chain_bytes <= max_session_chain_bytes;
 }
 
 /** The state and bookkeeping both engines share; an engine derives from
@@ -210,6 +223,13 @@ protected:
         if (!failed_) {
             failed_ = true;
             error_ = e;
+            // A certificate failure always says more than its code.
+            if (e.code() == errc::certificate && failure_detail_.empty()) {
+                try {
+                    failure_detail_ = e.message();
+                } catch (...) {
+                }
+            }
         }
     }
 
@@ -362,10 +382,14 @@ protected:
             // handshake_failure when they require one (TLS 1.3:
             // certificate_required, which comes after our Finished, when
             // our side of the handshake is already complete).
-            failure_detail_ = "the server asked for a client certificate and none was configured";
+            failure_detail_ = "the server requires a client certificate and none is configured";
             fail(tls_error::from_certificate(certificate_reason::no_certificate, type, true));
         } else if (fatal) {
-            fail(remote_error(type));
+            const auto e = remote_error(type);
+            if (e.code() == errc::certificate)
+                failure_detail_ = std::string(ctx_->side == role::client ? "the server" : "the client") +
+                                  " rejected our certificate: " + alert_name(type);
+            fail(e);
         } else if (hello_request_outstanding_ && ++records_ignoring_request_ > hello_request_patience) {
             // The client talks past our HelloRequest: writes held back for
             // it would wait forever (RFC 5246 7.4.1.1 lets us end it).
@@ -405,11 +429,17 @@ protected:
     template <class Validate>
     void verify_chain(const std::vector<Botan::X509_Certificate>& chain, Botan::Usage_Type usage,
                       const std::string& hostname, Validate&& validate) {
+        // Kept when the checks fail: a tool can show or fingerprint the
+        // chain it refused (record_peer replaces it when they pass).
+        record_peer(chain);
+        info_.peer_verified = false;
         if (!ctx_->verify)
             return;
         if (chain.empty()) {
             cert_reason_ = certificate_reason::no_certificate;
-            throw_alert(alert::bad_certificate, "no certificate");
+            failure_detail_ = ctx_->side == role::client ? "the server sent no certificate"
+                                                         : "the client sent an empty certificate message";
+            throw_alert(alert::bad_certificate, failure_detail_);
         }
         // A Botan server passes its own SNI name along with a client's
         // chain; a client certificate names a client, not that host. An
@@ -422,12 +452,44 @@ protected:
             run_verify_hook(chain, server_auth ? hostname : std::string(), server_auth);
     }
 
+    /** Whether a session a client imports (stream_options::resume_from)
+        passes this context's checks now, as a full handshake's chain would:
+        trust anchors, `hostname` (the name Botan gets, see
+        take_server_name), dates and the verification hook. Leaves no
+        trace of a rejection: the full handshake that follows decides. */
+    bool imported_session_passes(const std::vector<Botan::X509_Certificate>& chain, const std::string& hostname) {
+        if (!ctx_->verify)
+            return true;
+        bool passes = true;
+        try {
+            verify_chain(chain, Botan::Usage_Type::TLS_SERVER_AUTH, hostname, [&](const std::string& name) {
+                const Botan::Path_Validation_Restrictions restrictions(false,
+                                                                      ctx_->tls_policy().minimum_signature_strength());
+                return Botan::x509_path_validate(chain, restrictions, ctx_->trust_stores(), name,
+                                                 Botan::Usage_Type::TLS_SERVER_AUTH);
+            });
+        } catch (...) {
+            passes = false;
+        }
+        cert_reason_ = certificate_reason::none;
+        failure_detail_.clear();
+        info_.peer_verified = false;
+        info_.peer_common_name.clear();
+        info_.peer_chain = {};
+        return passes && storable_session(0, chain);
+    }
+
     /** The server name a client was given, split: an address is kept in
         server_ip_ and sent as no SNI (RFC 6066 section 3); the cache key
-        drops the brackets so "[::1]" and "::1" share sessions. Returns the
-        name Botan gets. False (the stream failed) when a verifying client
-        has no name. */
+        drops the brackets so "[::1]" and "::1" share sessions. A DNS name's
+        trailing dot (a fully qualified "example.com.") is dropped: SNI
+        carries no trailing dot (RFC 6066 section 3) and the name is
+        verified, cached and reported as "example.com". Returns the name
+        Botan gets. False (the stream failed) when a verifying client has
+        no name. */
     bool take_server_name(std::string& server_name) {
+        if (server_name.size() > 1 && server_name.back() == '.' && !ip_address(server_name))
+            server_name.pop_back();
         info_.server_name = server_name;
         // Verifying a server means checking its name: without one any
         // certificate from a trusted CA would pass.

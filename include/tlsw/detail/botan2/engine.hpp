@@ -79,10 +79,15 @@ public:
     engine(std::shared_ptr<const context_state> ctx, std::string server_name, std::uint16_t port,
            std::vector<std::string> alpn, std::span<const std::byte> resume_from = {})
         : engine_core(std::move(ctx)), creds_(*ctx_), sessions_(*ctx_->sessions) {
-        if (ctx_->side == role::client && !resume_from.empty())
-            sessions_.import(resume_from, session_export_key(*ctx_));
         if (ctx_->side == role::client && !take_server_name(server_name))
             return;
+        if (ctx_->side == role::client && !resume_from.empty()) {
+            // Sealed under this context's secret, and still passing its checks.
+            sessions_.import(resume_from, session_export_key(*ctx_));
+            if (const auto* imported = sessions_.imported();
+                imported && !imported_session_passes(imported->peer_certs(), server_name))
+                sessions_.drop_imported();
+        }
         guard([&] {
             Botan::TLS::Callbacks& callbacks = *this;  // a private base: convert here, not in make_unique
             if (ctx_->side == role::client) {
@@ -157,7 +162,7 @@ private:
         if (ctx_->side == role::server)
             info_.server_name = session.server_info().hostname();
         log_keys(session);
-        if (ctx_->side == role::client)
+        if (ctx_->side == role::client && storable_session(session.session_ticket().size(), session.peer_certs()))
             session_ = std::make_unique<Botan::TLS::Session>(session);
         record_peer(session.peer_certs());
         return true;
@@ -202,6 +207,8 @@ private:
                 imported_.reset();
             }
         }
+        const Botan::TLS::Session* imported() const noexcept { return imported_.get(); }
+        void drop_imported() noexcept { imported_.reset(); }
 
         bool load_from_session_id(const std::vector<std::uint8_t>& id, Botan::TLS::Session& out) override {
             return shared_.load_from_session_id(id, out);
@@ -215,7 +222,11 @@ private:
         }
         void remove_entry(const std::vector<std::uint8_t>& id) override { shared_.remove_entry(id); }
         std::size_t remove_all() override { return shared_.remove_all(); }
-        void save(const Botan::TLS::Session& session) override { shared_.save(session); }
+        void save(const Botan::TLS::Session& session) override {
+            // A hostile server's outsized ticket or chain is not kept.
+            if (storable_session(session.session_ticket().size(), session.peer_certs()))
+                shared_.save(session);
+        }
         std::chrono::seconds session_lifetime() const override { return shared_.session_lifetime(); }
 
     private:

@@ -99,8 +99,13 @@ public:
             const std::shared_ptr<Botan::Credentials_Manager> creds(std::shared_ptr<void>(), &creds_);
             if (ctx_->side == role::client) {
                 client_sessions_ = std::make_shared<client_sessions>(ctx_->sessions);
-                if (!resume_from.empty())
+                if (!resume_from.empty()) {
+                    // Sealed under this context's secret, and still passing its checks.
                     client_sessions_->import(resume_from, session_export_key(*ctx_));
+                    if (const auto* imported = client_sessions_->imported();
+                        imported && !imported_session_passes(imported->peer_certs(), server_name))
+                        client_sessions_->drop_imported();
+                }
                 const auto& policy = ctx_->policy;
                 // The constructor throws when the policy forbids the version offered.
                 const bool tls13 = ctx_->text_policy ? offers_tls13(*policy) : policy->allow_tls13();
@@ -210,6 +215,8 @@ private:
                 imported_.reset();
             }
         }
+        const Botan::TLS::Session* imported() const noexcept { return imported_ ? &imported_->session : nullptr; }
+        void drop_imported() noexcept { imported_.reset(); }
 
         std::vector<std::byte> export_last(const Botan::SymmetricKey& key) const {
             if (!last_)
@@ -242,12 +249,17 @@ private:
         std::optional<Botan::TLS::Session_Handle> establish(const Botan::TLS::Session& session,
                                                             const std::optional<Botan::TLS::Session_ID>& id,
                                                             bool tls12_no_ticket) override {
+            if (!storable_session(0, session.peer_certs()))
+                return std::nullopt;
             auto handle = shared_->establish(session, id, tls12_no_ticket);
             if (handle)
                 last_.emplace(Botan::TLS::Session_with_Handle{session, *handle});
             return handle;
         }
         void store(const Botan::TLS::Session& session, const Botan::TLS::Session_Handle& handle) override {
+            // A hostile server's outsized ticket or chain is not kept.
+            if (!storable_session(handle_size(handle), session.peer_certs()))
+                return;
             last_.emplace(Botan::TLS::Session_with_Handle{session, handle});
             shared_->store(session, handle);
         }
@@ -276,6 +288,14 @@ private:
         }
 
     private:
+        static std::size_t handle_size(const Botan::TLS::Session_Handle& h) {
+            if (h.is_id())
+                return h.id()->get().size();
+            if (h.is_ticket())
+                return h.ticket()->get().size();
+            return h.opaque_handle().get().size();
+        }
+
         static Botan::TLS::Session_Handle make_handle(unsigned kind, std::vector<std::uint8_t> bytes) {
             if (kind == 0)
                 return Botan::TLS::Session_Handle(Botan::TLS::Session_ID(std::move(bytes)));
