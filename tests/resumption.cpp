@@ -418,3 +418,38 @@ TEST_CASE("a ticket from a server process with one hook does not resume at a res
     CHECK_FALSE(second_resumed);
     std::filesystem::remove_all(dir);
 }
+
+#if BOTAN_VERSION_MAJOR >= 3
+TEST_CASE("a TLS 1.3 client's session cache stays within its byte bound however many tickets a server sends",
+          "[resumption][session_cache][tls13]") {
+    // A server with a large chain (every stored session carries it) that
+    // sends 320 tickets after one handshake: more than the cache's bytes.
+    tlsw::testing::pki_options options;
+    options.hosts = {"localhost"};
+    for (int i = 0; i < 600; ++i)
+        options.hosts.push_back("host-" + std::to_string(i) + ".server.example.test");
+    const auto leaf = tlsw::testing::issue_leaf(env().pki, options);
+    auto server_ctx = tlsw::context::server(*tlsw::credentials::from_pem(leaf.chain_pem, leaf.leaf_key_pem));
+    REQUIRE(server_ctx.policy("new_session_tickets_upon_handshake_success = 320\n"));
+    auto client_ctx = client_context();
+    connection c(client_ctx, server_ctx);
+    REQUIRE_FALSE(c.handshake());
+    REQUIRE(c.client.info().version == "TLS v1.3");
+    std::byte none[1];
+    for (int i = 0; i < 50; ++i) {
+        (void)c.server.write(std::span<const std::byte>());  // flushes what the full memory pair refused
+        auto r = c.client.read(none);
+        REQUIRE_FALSE(r);
+        REQUIRE(r.error().retryable());
+    }
+    auto* cache = dynamic_cast<tlsw::detail::client_session_cache*>(client_ctx.state()->sessions.get());
+    REQUIRE(cache);
+    const auto bytes = cache->bytes();
+    CHECK(bytes > tlsw::detail::max_client_cache_bytes / 2);  // it did fill up
+    CHECK(bytes <= tlsw::detail::max_client_cache_bytes);
+    // It still resumes.
+    connection again(client_ctx, server_ctx);
+    REQUIRE_FALSE(again.handshake());
+    CHECK(again.client.info().resumed);
+}
+#endif

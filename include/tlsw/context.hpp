@@ -63,8 +63,10 @@ enum class tls_version : std::uint8_t { tls12 = 2, tls13 = 3 };
     have the same identity and cache settings, and by nothing else; session
     tickets are sealed with a key derived from session_ticket_key() and the
     identity, so a server with another configuration but the same ticket
-    key cannot open them. A session from another configuration makes a full
-    handshake, never an error.
+    key cannot open them; exported sessions (tls_stream::export_session)
+    likewise under session_export_key(), a secret random per context unless
+    set. A session from another configuration makes a full handshake, never
+    an error.
 
     Renegotiation is bounded per connection: a server accepts at most 3
     client renegotiations a minute (allow_client_renegotiation()) and ends
@@ -375,7 +377,14 @@ public:
         replaces the oldest, to the second (Botan orders them by session
         ID, which starts with a timestamp); each lives at most 2 hours.
         Changing either starts an empty cache for streams made from then
-        on. Tickets are separate: session_tickets(). */
+        on. Tickets are separate: session_tickets().
+
+        What a server controls is bounded: a client keeps no session whose
+        ticket is over 8 KiB or whose server chain is over 32 KiB of DER
+        (the next connection makes a full handshake), and on Botan 3,
+        where a TLS 1.3 server may send any number of tickets, a client's
+        cache also holds at most 4 MiB (estimated: tickets, chains and 512
+        bytes each), dropping its oldest sessions first. */
     context& session_cache(bool on, std::size_t max_sessions = 1000) {
         modify([&](detail::context_state& s) {
             s.session_cache = on && max_sessions > 0;

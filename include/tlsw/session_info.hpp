@@ -105,7 +105,9 @@ struct session_info {
         peer sent none: a server tells an anonymous client (empty, and
         peer_verified false) from an authenticated one (peer_verified). A
         client's peer_chain.front() is the server certificate it verified.
-        Converted when first read (certificate_chain). */
+        After a failed verification (this side rejected the chain), the
+        chain rejected, with peer_verified false, so that a tool can show
+        or fingerprint it. Converted when first read (certificate_chain). */
     certificate_chain peer_chain;
 };
 

@@ -512,8 +512,11 @@ public:
         leaf), subject, issuer and validity dates, the name expected and
         the names the leaf presents; for certificate_reason::rejected, the
         reason the context's verification hook gave (or the text of what
-        it threw); for no_certificate, which side lacked one. Valid until
-        the stream is destroyed or moved from. */
+        it threw); for no_certificate, which side lacked one; for a
+        certificate the peer rejected, who rejected ours and its alert
+        ("the server rejected our certificate: unknown_ca"). Never empty
+        after a certificate failure. Valid until the stream is destroyed or
+        moved from. */
     std::string_view last_error_detail() const noexcept {
         return engine_ && engine_->failed() ? std::string_view(engine_->failure_detail()) : std::string_view();
     }

@@ -212,6 +212,7 @@ enum class policy_value { boolean, number, ciphers, macs, kex, sig_methods, sig_
 // policy keys only that version knows, the session manager, the highest
 // TLS version. The one place besides detail/engine.hpp that picks a version.
 #if BOTAN_VERSION_MAJOR >= 3
+#include <tlsw/detail/botan3/client_cache.hpp>
 #include <tlsw/detail/botan3/config.hpp>
 #else
 #include <tlsw/detail/botan2/config.hpp>
@@ -505,6 +506,14 @@ struct context_state {
             (!session_manager_holds_ticket_key || previous->ticket_key == ticket_key)) {
             sessions = previous->sessions;
         } else {
+#if BOTAN_VERSION_MAJOR >= 3
+            // A client's cache bounded in bytes too (a TLS 1.3 server sends
+            // as many tickets as it likes).
+            if (side == role::client && session_cache) {
+                sessions = std::make_shared<client_session_cache>(shared_rng(), session_cache_size);
+                return;
+            }
+#endif
             sessions = make_session_manager(session_cache ? session_cache_size : 0, ticket_key);
         }
     }
