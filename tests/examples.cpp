@@ -439,7 +439,8 @@ TEST_CASE("the example server survives bad clients and goes on serving", "[examp
     // Each bad client got its own diagnostic line.
     CHECK(server->wait_for_err("conn 1: closed: handshake: TLS protocol error", 10s));
     CHECK(server->wait_for_err("conn 3: closed: read: TLS protocol error (alert sent: ", 10s));
-    CHECK(server->wait_for_err("conn 4: closed: handshake: certificate verification failed", 10s));
+    // The client rejected the server: the server says so, not that it verified anything.
+    CHECK(server->wait_for_err("conn 4: closed: handshake: the peer rejected our certificate", 10s));
     CHECK(server->wait_for_err("conn 5: closed: handshake timeout (2s)", 10s));
 }
 

@@ -118,6 +118,13 @@ TEST_CASE("a moved-from memory_pair end fails its I/O with an error and closes n
     a = std::move(taken);
     REQUIRE(a.write_some(buf));
     CHECK(b.available() == 8);
+
+    // A fault_transport moved from holds a moved-from end: errors, no faults.
+    tlsw::testing::fault_transport<tlsw::memory_pair::end> faulty(std::move(a), tlsw::testing::fault_plan{});
+    auto faulty2 = std::move(faulty);
+    CHECK_FALSE(faulty.read_some(buf));  // NOLINT(bugprone-use-after-move)
+    CHECK_FALSE(faulty.write_some(buf));
+    REQUIRE(faulty2.write_some(buf));
 }
 
 TEST_CASE("a moved-from socket and listener are closed and fail their calls with errors",

@@ -323,13 +323,7 @@ public:
         alone: it does not turn tickets on after session_tickets(false).
         Returns invalid_argument for a shorter key. */
     result<void> session_ticket_key(std::span<const std::byte> key) {
-        if (key.size() < 32)
-            return unexpected(tls_error(errc::invalid_argument));
-        modify([&](detail::context_state& s) {
-            s.configured_ticket_key =
-                Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-        });
-        return {};
+        return set_secret(key, &detail::context_state::configured_ticket_key);
     }
 
     /** Rotates a server's ticket key: tickets issued from now on are
@@ -359,15 +353,10 @@ public:
         same configuration identity. Whoever holds the key can make
         sessions this context resumes and open the ones it exports: keep it
         as secret as a private key. Returns invalid_argument for a shorter
-        key. Not part of the configuration identity. */
+        key. Not part of the configuration identity; servers export no
+        sessions, and ignore it. */
     result<void> session_export_key(std::span<const std::byte> key) {
-        if (key.size() < 32)
-            return unexpected(tls_error(errc::invalid_argument));
-        modify([&](detail::context_state& s) {
-            s.configured_export_key =
-                Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
-        });
-        return {};
+        return set_secret(key, &detail::context_state::configured_export_key);
     }
 
     /** Turns the session cache on or off and sets how many sessions it
@@ -483,6 +472,16 @@ private:
             if (s.hook_replaces_checks)
                 s.verify = true;
         });
+    }
+
+    /** Sets a secret key of at least 32 bytes (ticket or export key). */
+    result<void> set_secret(std::span<const std::byte> key, Botan::SymmetricKey detail::context_state::*member) {
+        if (key.size() < 32)
+            return unexpected(tls_error(errc::invalid_argument));
+        modify([&](detail::context_state& s) {
+            s.*member = Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
+        });
+        return {};
     }
 
     /** Adds trust anchors to a new snapshot's store (the old one may be in use). */
