@@ -1,4 +1,4 @@
-// Moved-from objects are safe: every public type's moved-from state is
+// Moved-from objects are safe (issue 20, item 7): every public type's moved-from state is
 // valid for destruction, assignment and every call that takes it, which
 // then returns an error value (or works on the same data, where moving
 // copies), never crashes. add_credentials() with a moved-from credentials

@@ -436,7 +436,7 @@ TEST_CASE("a missing required client certificate is certificate_reason::no_certi
     CHECK(client_error->alert_from_peer());
 }
 
-// ---- errors say who failed ----------------------------------------------------
+// ---- errors say who failed (issue 20, item 10) ---------------------------------
 
 namespace {
 

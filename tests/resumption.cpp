@@ -262,7 +262,7 @@ TEST_CASE("the session cache can be turned off or bounded per context, on both s
     }
 }
 
-// ---- the verification hook's identity holds across processes ------------------
+// ---- the verification hook's identity holds across processes (issue 20, item 2)
 
 namespace {
 

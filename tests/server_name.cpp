@@ -177,6 +177,7 @@ TEST_CASE("a client context refuses add_credentials", "[server_name][sni][creden
     CHECK(r.error() == errc::invalid_state);
 }
 
+// Issue 20, item 11: a trailing dot, and the bounds on what a server makes a client store.
 TEST_CASE("a trailing dot in server_name is not sent in SNI, and the name verifies as without it",
           "[server_name][sni]") {
     const bool only12 = GENERATE(false, true);

@@ -141,7 +141,7 @@ TEST_CASE("export_session is invalid_state before the handshake and on a server"
     CHECK(server.error() == errc::invalid_state);
 }
 
-// ---- exported sessions are sealed with a secret -------------------------------
+// ---- exported sessions are sealed with a secret (issue 20, item 1) -------------
 
 namespace {
 
@@ -255,7 +255,7 @@ TEST_CASE("an exported session does not resume under another trust store or veri
     }
 }
 
-// ---- ticket switches --------------------------------------------------------------
+// ---- ticket switches keep the fleet key (issue 20, item 6) ---------------------
 
 TEST_CASE("turning tickets off and on keeps a configured ticket key, and setting a key does not turn tickets on",
           "[session_control][ticket][resumption]") {
