@@ -223,8 +223,10 @@ bool write_stdout(std::span<const std::byte> data) {
 
 void print_session(const stream& tls, const char* what) {
     const auto& info = tls.info();
-    std::fprintf(stderr, "client: %s: %s %s resumed=%s alpn=%s\n", what, info.version.c_str(),
-                 info.cipher_suite.c_str(), info.resumed ? "yes" : "no", info.alpn.empty() ? "-" : info.alpn.c_str());
+    std::fprintf(stderr, "client: %s: %s %s group=%s%s resumed=%s alpn=%s\n", what, info.version.c_str(),
+                 info.standard_cipher_suite.c_str(), info.group.empty() ? "-" : info.group.c_str(),
+                 info.post_quantum ? " (post-quantum)" : "", info.resumed ? "yes" : "no",
+                 info.alpn.empty() ? "-" : info.alpn.c_str());
 }
 
 int fail(const char* what, const tlsw::tls_error& e, std::string_view detail = {}) {

@@ -183,6 +183,10 @@ TEST_CASE("the example client and server echo lines until the server closes afte
     CHECK(client.err().find("client: connected: " + default_version()) != std::string::npos);
     CHECK(client.err().find("server closed the connection (close_notify)") != std::string::npos);
     CHECK(server->wait_for_err("conn 1: sent close_notify", 10s));
+    // Both log the key-exchange group: post-quantum by default on Botan 3.
+    const std::string group = default_version() == "TLS v1.3" ? "group=X25519MLKEM768 (post-quantum)" : "group=x25519";
+    CHECK(client.err().find(group) != std::string::npos);
+    CHECK(server->err().find(group) != std::string::npos);
 }
 
 TEST_CASE("the example client with --tls-max 1.2 connects to the example server over TLS 1.2",
@@ -195,8 +199,9 @@ TEST_CASE("the example client with --tls-max 1.2 connects to the example server 
     INFO(client.transcript() << "\n" << server->transcript());
     REQUIRE(status == 0);
     CHECK(client.out() == "over 1.2\nquit\n");
-    CHECK(client.err().find("client: connected: TLS v1.2 ") != std::string::npos);
+    CHECK(client.err().find("client: connected: TLS v1.2 TLS_ECDHE_ECDSA_WITH_") != std::string::npos);
     CHECK(server->wait_for_err("conn 1: handshake: TLS v1.2 ", 10s));
+    CHECK(server->err().find("group=x25519 alpn=") != std::string::npos);
 }
 
 TEST_CASE("the example client with --pin-sha256 connects to the pinned server key and refuses another",

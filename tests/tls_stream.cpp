@@ -68,9 +68,10 @@ TEMPLATE_LIST_TEST_CASE("an established stream gone idle holds no I/O buffer; re
     server_options.release_buffers = release;
     stream client(client_context(), std::move(a), client_options);
     stream server(server_context(), std::move(b), server_options);
-    // Before the first call: no receive buffer; a client's queue holds its ClientHello.
+    // Before the first call: no receive buffer; a client's queue holds its
+    // ClientHello (about 1.5 KB on Botan 3: an X25519MLKEM768 key share).
     CHECK(server.buffer_capacity() == 0);
-    CHECK(client.buffer_capacity() < 1024);
+    CHECK(client.buffer_capacity() < 2048);
     handshake_both(client, server);
     if (release) {
         CHECK(client.buffer_capacity() == 0);

@@ -123,12 +123,14 @@ void connection::note_handshakes() {
             const std::string client = info.peer_verified && !info.peer_chain.empty()
                                            ? info.peer_chain.front().subject
                                            : std::string(info.peer_chain.empty() ? "anonymous" : "unverified");
-            log("handshake: %s %s alpn=%s sni=%s resumed=%s client=%s", info.version.c_str(),
-                info.cipher_suite.c_str(), info.alpn.empty() ? "-" : info.alpn.c_str(),
+            log("handshake: %s %s group=%s%s alpn=%s sni=%s resumed=%s client=%s", info.version.c_str(),
+                info.standard_cipher_suite.c_str(), info.group.empty() ? "-" : info.group.c_str(),
+                info.post_quantum ? " (post-quantum)" : "", info.alpn.empty() ? "-" : info.alpn.c_str(),
                 info.server_name.empty() ? "-" : info.server_name.c_str(), info.resumed ? "yes" : "no", client.c_str());
         } else {
             stats_.renegotiations += info.handshakes - handshakes_seen_;
-            log("renegotiation: handshake %u, %s resumed=%s", info.handshakes, info.cipher_suite.c_str(),
+            log("renegotiation: handshake %u, %s group=%s resumed=%s", info.handshakes,
+                info.standard_cipher_suite.c_str(), info.group.empty() ? "-" : info.group.c_str(),
                 info.resumed ? "yes" : "no");
         }
         handshakes_seen_ = info.handshakes;

@@ -9,6 +9,7 @@
 
 #include <botan/hex.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
@@ -28,8 +29,12 @@
 
 namespace tlsw {
 
-/** A TLS protocol version, for context::versions(). */
-enum class tls_version : std::uint8_t { tls12 = 2, tls13 = 3 };
+/** Named sets of key-exchange groups, for context::key_exchange_groups(). */
+enum class group_set : std::uint8_t {
+    standard,      ///< the engine's default list
+    classical,     ///< the default list without post-quantum groups
+    post_quantum,  ///< hybrid ML-KEM groups only (Botan 3; TLS 1.3 only)
+};
 
 /** What the streams of one side share: role, credentials, trust, TLS
     policy, session cache.
@@ -168,6 +173,59 @@ public:
             s.settings.max_version = hi;
         });
         return {};
+    }
+
+    /** Sets the key-exchange groups, most preferred first. The default
+        (group_set::standard) on Botan 3 is X25519MLKEM768 (hybrid
+        post-quantum), x25519, secp256r1, secp384r1, secp521r1, x448,
+        ffdhe2048, ffdhe3072: a TLS 1.3 client sends key shares for
+        X25519MLKEM768 and x25519, and a server takes a post-quantum group
+        whenever the client supports one (asking for its share with a
+        HelloRetryRequest if need be), else a group the client sent a share
+        for. TLS 1.2 uses only the elliptic curves of the list (tlsw's TLS
+        1.2 suites are ECDHE), so it is never post-quantum. Botan 2 has no
+        ML-KEM: its default is x25519, secp256r1, secp384r1, secp521r1.
+        group_set::post_quantum (X25519MLKEM768, SecP256r1MLKEM768)
+        completes TLS 1.3 handshakes only. Returns invalid_argument, and
+        the context keeps its groups, for a set the engine has no group of
+        (post_quantum on Botan 2). A text policy (policy()) replaces this
+        setting by its key_exchange_groups. */
+    config_result<void> key_exchange_groups(group_set set) {
+        std::vector<std::uint16_t> codes;
+        for (const auto code : set == group_set::post_quantum ? std::vector<std::uint16_t>{0x11EC, 0x11EB}
+                                                               : detail::default_groups())
+            if (detail::engine_has_group(code) && (set == group_set::post_quantum) == detail::group_is_post_quantum(code))
+                codes.push_back(code);
+        if (codes.empty())
+            return unexpected(config_error(tls_error(errc::invalid_argument), "key exchange: the engine has no such group"));
+        return set_groups(set == group_set::standard ? std::vector<std::uint16_t>() : std::move(codes));
+    }
+
+    /** Sets the key-exchange groups by IANA name (X25519MLKEM768,
+        SecP256r1MLKEM768, x25519, x448, secp256r1, secp384r1, secp521r1,
+        brainpoolP256r1, ffdhe2048 ... ffdhe8192; case ignored; P-256,
+        P-384, P-521 too), most preferred first, as key_exchange_groups(
+        group_set) describes. A TLS 1.3 client sends key shares for the
+        first post-quantum and the first classical group listed. Returns
+        invalid_argument naming the group for an unknown name, one the
+        engine lacks, or a repeated one, and for an empty list; the context
+        then keeps its groups. */
+    config_result<void> key_exchange_groups(const std::vector<std::string>& names) {
+        std::vector<std::uint16_t> codes;
+        for (const auto& name : names) {
+            const auto code = detail::group_code(name);
+            const char* problem = !code                                  ? "unknown"
+                                  : !detail::engine_has_group(*code)     ? "not available on this engine"
+                                  : std::count(codes.begin(), codes.end(), *code) ? "repeated"
+                                                                         : nullptr;
+            if (problem)
+                return unexpected(config_error(tls_error(errc::invalid_argument),
+                                               "key exchange group '" + name + "': " + problem));
+            codes.push_back(*code);
+        }
+        if (codes.empty())
+            return unexpected(config_error(tls_error(errc::invalid_argument), "key exchange groups: none given"));
+        return set_groups(std::move(codes));
     }
 
     /** Accepts any peer certificate, for any name. Anyone on the path can
@@ -481,6 +539,13 @@ private:
         modify([&](detail::context_state& s) {
             s.*member = Botan::SymmetricKey(reinterpret_cast<const std::uint8_t*>(key.data()), key.size());
         });
+        return {};
+    }
+
+    /** Publishes a group list (empty: the engine's default). */
+    config_result<void> set_groups(std::vector<std::uint16_t> codes) {
+        auto shared = codes.empty() ? nullptr : std::make_shared<const std::vector<std::uint16_t>>(std::move(codes));
+        modify([&](detail::context_state& s) { s.settings.groups = shared; });
         return {};
     }
 

@@ -6,12 +6,16 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace tlsw {
+
+/** A TLS protocol version, for context::versions() and session_info. */
+enum class tls_version : std::uint8_t { tls12 = 2, tls13 = 3 };
 
 namespace detail {
 /** Where a certificate_chain gets its certificates from when first read
@@ -85,7 +89,21 @@ private:
 */
 struct session_info {
     std::string version;           ///< e.g. "TLS v1.2"
-    std::string cipher_suite;      ///< e.g. "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    std::optional<tls_version> protocol_version;  ///< the version as a value to compare
+    std::string cipher_suite;      ///< Botan's name, e.g. "ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    /** The suite's IANA (RFC) name, as OpenSSL's SSL_CIPHER_standard_name
+        gives it: "TLS_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256". */
+    std::string standard_cipher_suite;
+    /** The key-exchange group by its IANA name ("X25519MLKEM768",
+        "x25519", "secp256r1", "ffdhe2048", ...; "0x" and four hex digits
+        for one without a name). Empty when the handshake exchanged no key:
+        a TLS 1.2 resumption (the keys of the resumed session), or a TLS
+        1.3 resumption without (EC)DHE. */
+    std::string group;
+    /** The group has a post-quantum (ML-KEM) part: X25519MLKEM768 and the
+        like. Only ever true under TLS 1.3 on Botan 3. */
+    bool post_quantum = false;
     std::string alpn;              ///< the application protocol both sides agreed on, or empty
     std::string server_name;       ///< the SNI name the client sent, or empty
     bool resumed = false;          ///< the last handshake resumed a cached session (ID or ticket)

@@ -506,6 +506,31 @@ public:
         }
     }
 
+    /** `length` bytes of keying material for the application (RFC 5705
+        under TLS 1.2, RFC 8446 section 7.5 under TLS 1.3), from the
+        session's secrets, `label` and `context`: both ends of a connection
+        get the same bytes, as OpenSSL's SSL_export_keying_material. Under
+        TLS 1.2 a context given, even empty, differs from none; under TLS
+        1.3 they are the same (on Botan 3 with a text policy that does not
+        allow_ssl_key_log_file, an empty TLS 1.2 context is refused). Sends
+        nothing, never blocks. Returns invalid_state before the first
+        handshake completed, during a renegotiation, after a failure and on
+        a moved-from stream; invalid_argument for a label RFC 5705 reserves
+        (client finished, server finished, master secret, extended master
+        secret, key expansion), a label over 249 bytes, a context over
+        65535 bytes, or a length of 0 or over 8160. */
+    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+                                                          std::optional<std::span<const std::byte>> context,
+                                                          std::size_t length) const {
+        if (!engine_)
+            return unexpected(tls_error(errc::invalid_state));
+        try {
+            return engine_->export_keying_material(label, context, length);
+        } catch (...) {
+            return unexpected(tls_error(errc::protocol));
+        }
+    }
+
     /** Details of the stream's failure beyond its tls_error, in one line,
         or empty. For a certificate this side rejected: Botan's status
         text, the failing certificate's position in the chain (0 is the

@@ -81,6 +81,9 @@ struct policy_settings {
     bool session_tickets = true;
     unsigned min_version = 2;
     unsigned max_version = 3;  // clamped to what the engine has (highest_tls_version)
+    /** Key-exchange groups by IANA code, most preferred first (context::
+        key_exchange_groups); null: the engine's default_groups(). */
+    std::shared_ptr<const std::vector<std::uint16_t>> groups;
 };
 
 /** One server connection's count of the client's renegotiations (the
@@ -139,9 +142,6 @@ public:
     // ECDHE only: no static RSA (no forward secrecy), no experimental CECPQ1.
     std::vector<std::string> allowed_key_exchange_methods() const override { return {"ECDH"}; }
     std::vector<std::string> allowed_signature_methods() const override { return {"ECDSA", "RSA"}; }
-    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
-        return {Botan::TLS::Group_Params::X25519, Botan::TLS::Group_Params::SECP256R1};
-    }
     bool allow_tls12() const override { return settings_.min_version <= 2; }
     bool allow_insecure_renegotiation() const override { return false; }
     // OpenSSL 3's defaults: a client follows a server's HelloRequest; a

@@ -16,8 +16,10 @@
 
 #include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/context_state.hpp>
+#include <tlsw/detail/groups.hpp>
 
 #include <botan/exceptn.h>
+#include <botan/kdf.h>
 #include <botan/mac.h>
 #include <botan/tls_alert.h>
 #include <botan/tls_exceptn.h>
@@ -28,6 +30,7 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -65,6 +68,14 @@ inline bool storable_session(std::size_t ticket_bytes, const std::vector<Botan::
         chain_bytes += cert.BER_encode().size();
     return chain_bytes <= max_session_chain_bytes;
 }
+
+/** Bounds of tls_stream::export_keying_material: a label TLS 1.3's
+    HkdfLabel holds ("tls13 " and the label in 255 bytes), a context whose
+    length TLS 1.2 encodes in two bytes, and what HKDF-Expand gives with
+    SHA-256 (255 blocks of 32 bytes). */
+inline constexpr std::size_t max_exporter_label = 249;
+inline constexpr std::size_t max_exporter_context = 0xFFFF;
+inline constexpr std::size_t max_exporter_length = 255 * 32;
 
 /** The state and bookkeeping both engines share; an engine derives from
     it and from its Botan version's TLS::Callbacks, and owns the channel.
@@ -409,6 +420,77 @@ protected:
         }
     }
 
+    /** The negotiated part of session_info: the version, the suite by
+        Botan's name and by its IANA one, and the group (0: none
+        exchanged). */
+    void record_negotiated(std::string version, bool tls13, std::string suite, std::uint16_t group) {
+        info_.version = std::move(version);
+        info_.protocol_version = tls13 ? tls_version::tls13 : tls_version::tls12;
+        // Botan names a suite as IANA does, without the "TLS_" prefix.
+        info_.standard_cipher_suite = "TLS_" + suite;
+        info_.cipher_suite = std::move(suite);
+        info_.group = group ? group_name(group) : std::string();
+        info_.post_quantum = group_is_post_quantum(group);
+    }
+
+    /** Notes the group of a TLS 1.2 ServerKeyExchange (sent or received),
+        for record_negotiated: ECDHE parameters start with the curve type 3
+        (named curve) and the group's code (RFC 8422 5.4). */
+    void note_server_key_exchange(const std::vector<std::uint8_t>& params) noexcept {
+        if (params.size() >= 3 && params[0] == 3)
+            kex_group_ = static_cast<std::uint16_t>(params[1] << 8 | params[2]);
+    }
+
+    /** Checks the arguments of an exporter call: invalid_state unless a
+        session is active and no handshake in flight, invalid_argument for
+        a reserved label (RFC 5705 section 4: the labels TLS 1.2's own PRF
+        uses, and RFC 7627's) or one out of bounds. */
+    std::optional<tls_error> exporter_refusal(std::string_view label, std::size_t context_size,
+                                              std::size_t length) const noexcept {
+        if (failed_ || !established_ || in_flight_)
+            return tls_error(errc::invalid_state);
+        static constexpr std::string_view reserved[] = {"client finished", "server finished", "master secret",
+                                                        "extended master secret", "key expansion"};
+        if (std::find(std::begin(reserved), std::end(reserved), label) != std::end(reserved) ||
+            label.size() > max_exporter_label || context_size > max_exporter_context || length == 0 ||
+            length > max_exporter_length)
+            return tls_error(errc::invalid_argument);
+        return std::nullopt;
+    }
+
+    /** Makes the handshake's randoms and `secret` (empty when unknown)
+        the active session's, at its establishment. */
+    void commit_tls12_secrets(Botan::secure_vector<std::uint8_t> secret, std::string prf) {
+        client_random_ = std::move(next_client_random_);
+        server_random_ = std::move(next_server_random_);
+        tls12_secret_ = std::move(secret);
+        tls12_prf_ = std::move(prf);
+        next_client_random_.clear();
+        next_server_random_.clear();
+    }
+
+    /** TLS 1.2's exporter (RFC 5705 section 4), from what the handshake
+        left in tls12_secret_ and the hello randoms: PRF(master secret,
+        label, client random + server random [+ context length + context]).
+        A context given, even empty, is part of the seed (Botan's own
+        exporter drops an empty one). Throws what Botan throws. */
+    std::vector<std::byte> tls12_export(std::string_view label, const std::optional<std::span<const std::byte>>& context,
+                                        std::size_t length) const {
+        const auto prf = Botan::KDF::create_or_throw("TLS-12-PRF(" + tls12_prf_ + ")");
+        std::vector<std::uint8_t> seed = client_random_;
+        seed.insert(seed.end(), server_random_.begin(), server_random_.end());
+        if (context) {
+            seed.push_back(static_cast<std::uint8_t>(context->size() >> 8));
+            seed.push_back(static_cast<std::uint8_t>(context->size() & 0xFF));
+            const auto* p = reinterpret_cast<const std::uint8_t*>(context->data());
+            seed.insert(seed.end(), p, p + context->size());
+        }
+        const std::vector<std::uint8_t> label_bytes(label.begin(), label.end());
+        const auto key = prf->derive_key(length, tls12_secret_, seed, label_bytes);
+        const auto* k = reinterpret_cast<const std::byte*>(key.data());
+        return std::vector<std::byte>(k, k + key.size());
+    }
+
     /** The peer part of session_info from a session's certificates. A
         resumed session carries the chain verified when it was made, under
         the same configuration (its identity): still verified. */
@@ -620,6 +702,17 @@ protected:
     std::string failure_detail_;
     unsigned certificates_seen_ = 0;
     bool client_sent_no_certificate_ = false;  // the last Certificate message of the handshake was empty
+    std::uint16_t kex_group_ = 0;  // the group of this handshake's ServerKeyExchange, 0 before one
+    // For TLS 1.2's exporter: the hello randoms and the master secret of
+    // the active session and its PRF hash ("SHA-256"), and those of the
+    // handshake in flight (a refused renegotiation keeps the active ones).
+    std::vector<std::uint8_t> client_random_;
+    std::vector<std::uint8_t> server_random_;
+    Botan::secure_vector<std::uint8_t> tls12_secret_;
+    std::string tls12_prf_;
+    std::vector<std::uint8_t> next_client_random_;
+    std::vector<std::uint8_t> next_server_random_;
+    mutable Botan::secure_vector<std::uint8_t> next_secret_;  // Botan 3 hands it to a const callback
     bool failed_ = false;
     bool established_ = false;
     bool in_flight_ = true;  // the first handshake

@@ -3,7 +3,10 @@
 
 // The Botan 2 side of the configuration (included by detail/context_state.hpp
 // after default_policy_base): TLS 1.2 only, the ticket key asked from the
-// channel's credentials manager, the session-ID cache.
+// channel's credentials manager, the session-ID cache, classical ECDHE
+// (Botan 2 has no ML-KEM).
+
+#include <tlsw/detail/groups.hpp>
 
 #include <botan/tls_policy.h>
 #include <botan/tls_session_manager.h>
@@ -25,6 +28,18 @@ inline constexpr unsigned highest_tls_version = 2;
     session manager never holds it. */
 inline constexpr bool session_manager_holds_ticket_key = false;
 
+/** The key-exchange groups of the default policy on Botan 2, most
+    preferred first: the elliptic curves of OpenSSL 3.5's default that
+    Botan 2 has (no ML-KEM, no X448, and FFDHE only with finite-field
+    suites, which tlsw does not offer). */
+inline const std::vector<std::uint16_t>& default_groups() {
+    static const std::vector<std::uint16_t> groups = {0x001D, 0x0017, 0x0018, 0x0019};
+    return groups;
+}
+
+/** Whether this engine can use group `code` for ECDHE. */
+inline bool engine_has_group(std::uint16_t code) { return code == 0x001D || (code >= 0x0017 && code <= 0x001C); }
+
 /** tlsw's default policy on Botan 2: TLS 1.2 only (Botan 2 has no 1.3). */
 class default_policy final : public default_policy_base {
 public:
@@ -34,6 +49,9 @@ public:
     bool allow_tls11() const override { return false; }
     // A zero lifetime makes a Botan client stop offering the ticket extension.
     std::uint32_t session_ticket_lifetime() const override { return configured().session_tickets ? 86400 : 0; }
+    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
+        return group_params<Botan::TLS::Group_Params>(configured().groups ? *configured().groups : default_groups());
+    }
 };
 
 /** The text policy keys only Botan 2 reads. */

@@ -27,6 +27,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -156,8 +157,8 @@ private:
     void tls_alert(Botan::TLS::Alert a) override { alert_received(static_cast<alert>(a.type()), a.is_fatal()); }
 
     bool tls_session_established(const Botan::TLS::Session& session) override {
-        info_.version = session.version().to_string();
-        info_.cipher_suite = session.ciphersuite().to_string();
+        record_negotiated(session.version().to_string(), false, session.ciphersuite().to_string(), kex_group_);
+        commit_tls12_secrets(session.master_secret(), session.ciphersuite().prf_algo());
         // A server learns the client's SNI name here.
         if (ctx_->side == role::server)
             info_.server_name = session.server_info().hostname();
@@ -178,6 +179,15 @@ private:
     }
 
 public:
+    /** Keying material (RFC 5705; see tls_stream::export_keying_material). */
+    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+                                                          std::optional<std::span<const std::byte>> context,
+                                                          std::size_t length) const {
+        if (auto refused = exporter_refusal(label, context ? context->size() : 0, length))
+            return unexpected(*refused);
+        return tls12_export(label, context, length);
+    }
+
     /** The client's last established session sealed for export (see
         tls_stream::export_session): empty before one exists. Throws only
         what Botan throws (bad_alloc); the stream catches it. */
@@ -253,15 +263,15 @@ private:
 
     void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
         const auto type = message.type();
-        if (ctx_->key_log)
-            if (const auto* hello = dynamic_cast<const Botan::TLS::Client_Hello*>(&message))
-                client_random_ = hello->random();
         if (type == Botan::TLS::CLIENT_HELLO) {
+            next_client_random_ = static_cast<const Botan::TLS::Client_Hello&>(message).random();
             certificates_seen_ = 0;
+            kex_group_ = 0;
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
                 in_flight_ = true;
         } else if (type == Botan::TLS::SERVER_HELLO) {
+            next_server_random_ = static_cast<const Botan::TLS::Server_Hello&>(message).random();
             // A server answers a ClientHello with ServerHello only when it
             // accepts the (re)negotiation; a refusal is a warning alert.
             in_flight_ = true;
@@ -271,6 +281,8 @@ private:
             // Certificate comes after the server's, so this ends up true
             // exactly when the client answered a request with none.
             client_sent_no_certificate_ = static_cast<const Botan::TLS::Certificate&>(message).empty();
+        } else if (type == Botan::TLS::SERVER_KEX) {
+            note_server_key_exchange(static_cast<const Botan::TLS::Server_Key_Exchange&>(message).params());
         }
     }
 
@@ -301,7 +313,6 @@ private:
     }
 
     credentials_provider creds_;
-    std::vector<std::uint8_t> client_random_;  // of the last ClientHello, kept only for the key log
     std::unique_ptr<Botan::TLS::Session> session_;  // a client's last session, for export_session(); a pointer: servers hold none
     importing_sessions sessions_;                 // the context's cache, after an imported session
     std::unique_ptr<Botan::TLS::Channel> channel_;  // last: it refers to everything above

@@ -3,7 +3,9 @@
 
 // The Botan 3 side of the configuration (included by detail/context_state.hpp
 // after default_policy_base): TLS 1.3 and 1.2, tickets sealed by the session
-// manager with the snapshot's ticket key.
+// manager with the snapshot's ticket key, post-quantum key exchange first.
+
+#include <tlsw/detail/groups.hpp>
 
 #include <botan/credentials_manager.h>
 #include <botan/tls_policy.h>
@@ -36,8 +38,22 @@ inline std::shared_ptr<Botan::RandomNumberGenerator> shared_rng() {
     return std::shared_ptr<Botan::RandomNumberGenerator>(std::shared_ptr<void>(), &rng());
 }
 
+/** The key-exchange groups of the default policy on Botan 3, most
+    preferred first: the hybrid X25519MLKEM768, then what OpenSSL 3.5
+    accepts by default. Under TLS 1.2 only the elliptic curves among them
+    count (tlsw's TLS 1.2 suites are ECDHE only). */
+inline const std::vector<std::uint16_t>& default_groups() {
+    static const std::vector<std::uint16_t> groups = {0x11EC, 0x001D, 0x0017, 0x0018, 0x0019, 0x001E, 0x0100, 0x0101};
+    return groups;
+}
+
+/** Whether this engine can use group `code`: every named group but the
+    ones Botan 3.7 lacks. */
+inline bool engine_has_group(std::uint16_t code) { return code != 0x11ED && group_known(code); }
+
 /** tlsw's default policy on Botan 3: TLS 1.3 and 1.2 by default (the
-    context's versions() narrows them), no 0-RTT (Botan 3.7 has none). */
+    context's versions() narrows them), no 0-RTT (Botan 3.7 has none),
+    X25519MLKEM768 offered and preferred under TLS 1.3. */
 class default_policy final : public default_policy_base {
 public:
     using default_policy_base::default_policy_base;
@@ -57,6 +73,29 @@ public:
     // has a key log (a switch here would change the configuration identity,
     // which the key log must not).
     bool allow_ssl_key_log_file() const override { return true; }
+
+    std::vector<Botan::TLS::Group_Params> key_exchange_groups() const override {
+        return group_params<Botan::TLS::Group_Params>(groups());
+    }
+    // Botan's own default sends one share, for the first classical group.
+    std::vector<Botan::TLS::Group_Params> key_exchange_groups_to_offer() const override {
+        return group_params<Botan::TLS::Group_Params>(groups_to_offer(groups()));
+    }
+    Botan::TLS::Group_Params choose_key_exchange_group(const std::vector<Botan::TLS::Group_Params>& supported,
+                                                       const std::vector<Botan::TLS::Group_Params>& offered) const override {
+        const auto codes = [](const std::vector<Botan::TLS::Group_Params>& in) {
+            std::vector<std::uint16_t> out;
+            for (auto g : in)
+                out.push_back(static_cast<std::uint16_t>(g.code()));
+            return out;
+        };
+        return Botan::TLS::Group_Params(choose_group(groups(), codes(supported), codes(offered)));
+    }
+
+private:
+    const std::vector<std::uint16_t>& groups() const {
+        return configured().groups ? *configured().groups : default_groups();
+    }
 };
 
 /** The text policy keys only Botan 3 reads. */

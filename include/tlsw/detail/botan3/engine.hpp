@@ -173,6 +173,29 @@ public:
         return !failed_;
     }
 
+    /** Keying material (RFC 5705 under TLS 1.2, RFC 8446 section 7.5
+        under TLS 1.3; see tls_stream::export_keying_material). TLS 1.2
+        derives it here from the master secret Botan's key-log callback
+        gave; without it (a text policy that does not allow the key log)
+        Botan's exporter, which cannot tell an empty context from none,
+        so an empty one is refused. */
+    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+                                                          std::optional<std::span<const std::byte>> context,
+                                                          std::size_t length) const {
+        if (auto refused = exporter_refusal(label, context ? context->size() : 0, length))
+            return unexpected(*refused);
+        if (!tls13_ && !tls12_secret_.empty())
+            return tls12_export(label, context, length);
+        if (!tls13_ && context && context->empty())
+            return unexpected(tls_error(errc::invalid_argument));
+        // TLS 1.3 hashes the context: none and empty are the same (RFC 8446 7.5).
+        const std::string_view bytes = context ? std::string_view(reinterpret_cast<const char*>(context->data()), context->size())
+                                               : std::string_view();
+        const auto key = channel_->key_material_export(label, bytes, length);
+        const auto* k = reinterpret_cast<const std::byte*>(key.begin());
+        return std::vector<std::byte>(k, k + key.length());
+    }
+
     /** The client's last resumable session sealed for export (see
         tls_stream::export_session): empty before one exists. Under TLS
         1.3 that is after the server's NewSessionTicket was read. Throws
@@ -318,9 +341,18 @@ private:
     void tls_alert(Botan::TLS::Alert a) override { alert_received(static_cast<alert>(a.type()), a.is_fatal()); }
 
     void tls_session_established(const Botan::TLS::Session_Summary& session) override {
-        info_.version = session.version().to_string();
-        info_.cipher_suite = session.ciphersuite().to_string();
         tls13_ = session.version().is_tls_13_or_later();
+        // TLS 1.3 names its group in the summary (Botan's name, e.g.
+        // "x25519/ML-KEM-768"); TLS 1.2 in the ServerKeyExchange.
+        std::uint16_t group = kex_group_;
+        if (tls13_) {
+            const auto param = session.kex_parameters();
+            const auto parsed = param ? Botan::TLS::Group_Params::from_string(*param) : std::nullopt;
+            group = parsed ? static_cast<std::uint16_t>(parsed->code()) : 0;
+        }
+        record_negotiated(session.version().to_string(), tls13_, session.ciphersuite().to_string(), group);
+        if (!tls13_)
+            commit_tls12_secrets(std::exchange(next_secret_, {}), session.prf_algo());
         resumed_ = session.was_resumption();
         // A server learns the client's SNI name here.
         if (ctx_->side == role::server)
@@ -344,6 +376,10 @@ private:
         must not end the connection. */
     void tls_ssl_key_log_data(std::string_view label, std::span<const std::uint8_t> client_random,
                               std::span<const std::uint8_t> secret) const override {
+        // TLS 1.2's master secret, for export_keying_material (the
+        // default policy lets Botan hand it out).
+        if (label == "CLIENT_RANDOM")
+            next_secret_.assign(secret.begin(), secret.end());
         if (!ctx_->key_log || !*ctx_->key_log)
             return;
         try {
@@ -358,10 +394,14 @@ private:
     void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& message) override {
         const auto type = message.type();
         if (type == Botan::TLS::Handshake_Type::ClientHello) {
+            kex_group_ = 0;
+            next_client_random_ = static_cast<const Botan::TLS::Client_Hello&>(message).random();
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
                 in_flight_ = true;
         } else if (type == Botan::TLS::Handshake_Type::ServerHello) {
+            if (const auto* hello = dynamic_cast<const Botan::TLS::Server_Hello_12*>(&message))
+                next_server_random_ = hello->random();
             // A server answers a ClientHello with ServerHello only when it
             // accepts the (re)negotiation; a refusal is a warning alert.
             in_flight_ = true;
@@ -373,6 +413,8 @@ private:
                 client_sent_no_certificate_ = c12->empty();
             else if (const auto* c13 = dynamic_cast<const Botan::TLS::Certificate_13*>(&message))
                 client_sent_no_certificate_ = c13->empty();
+        } else if (type == Botan::TLS::Handshake_Type::ServerKeyExchange) {
+            note_server_key_exchange(static_cast<const Botan::TLS::Server_Key_Exchange&>(message).params());
         }
         // Post-handshake messages (NewSessionTicket, KeyUpdate) start no
         // handshake; Botan 3.7 does not report all of them here anyway.
