@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_CONTEXT_HPP
 #define TLSW_CONTEXT_HPP
 
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tlsw {
@@ -113,7 +115,7 @@ public:
         (comments, CRLs) are skipped; a text without any certificate is an
         error. On a server, trust anchors make it ask clients for a
         certificate. */
-    config_result<void> trust(std::string_view ca_pem) {
+    [[nodiscard]] config_result<void> trust(std::string_view ca_pem) {
         auto certs = detail::parse_certificates(ca_pem, "trust PEM");
         if (!certs)
             return unexpected(certs.error());
@@ -124,7 +126,7 @@ public:
     /** Reads a PEM file of trust anchors, as trust(); messages name the
         file. A file that cannot be read is errc::transport carrying the
         OS error. */
-    config_result<void> trust_file(const std::filesystem::path& ca_file) {
+    [[nodiscard]] config_result<void> trust_file(const std::filesystem::path& ca_file) {
         auto text = detail::load_file(ca_file);
         if (!text)
             return unexpected(text.error());
@@ -149,7 +151,7 @@ public:
         when the engine speaks no version in the range (a minimum of 1.3 on
         Botan 2), and the context keeps its versions. A text policy
         (policy()) replaces this setting by its allow_tls12 / allow_tls13. */
-    result<void> versions(tls_version min, tls_version max) {
+    [[nodiscard]] result<void> versions(tls_version min, tls_version max) {
         const auto lo = static_cast<unsigned>(min);
         const auto hi = std::min(static_cast<unsigned>(max), detail::highest_tls_version);
         if (lo > static_cast<unsigned>(max) || lo > hi)
@@ -193,13 +195,17 @@ public:
         return *this;
     }
 
-    /** danger_key_log() appending each line and a newline to `file`
-        (created if missing, readable by its owner only), as SSLKEYLOGFILE
-        does; the same warnings. A file that cannot be opened is
-        errc::transport carrying the OS error, and the key log stays as it
-        was. Lines are written whole,
-        under a lock, and flushed at once. */
-    config_result<void> danger_key_log_file(const std::filesystem::path& file) {
+    /** danger_key_log() appending each line and a newline to `file`, as
+        SSLKEYLOGFILE does; the same warnings. A missing file is created
+        readable and writable by its owner only (mode 0600).
+        The file itself is never followed as a symbolic link (O_NOFOLLOW;
+        directories on its path are), and an existing file must be a
+        regular file owned by this process's effective user that its group
+        and others can neither read nor write: otherwise the key log stays
+        as it was and the result is errc::invalid_argument saying why. A
+        file that cannot be opened is errc::transport carrying the OS
+        error. Lines are written whole, under a lock, and flushed at once. */
+    [[nodiscard]] config_result<void> danger_key_log_file(const std::filesystem::path& file) {
         struct log_file {
             std::mutex mutex;
             std::FILE* out = nullptr;
@@ -208,13 +214,42 @@ public:
                     std::fclose(out);
             }
         };
-        // Readable by its owner only, as secrets should be.
-        const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        std::FILE* out = fd >= 0 ? ::fdopen(fd, "a") : nullptr;
+        const auto refuse = [&](int fd, std::string why) {
+            ::close(fd);
+            return unexpected(config_error(tls_error(errc::invalid_argument),
+                                           file.string() + ": refusing it as the key log: " + std::move(why)));
+        };
+        // O_NONBLOCK: a FIFO without a reader fails here instead of blocking
+        // (and is refused below); it means nothing for a regular file.
+        const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+                              0600);
+        if (fd < 0) {
+            const int error = errno;
+            if (error == ELOOP)
+                return unexpected(config_error(tls_error(errc::invalid_argument),
+                                               file.string() + ": refusing it as the key log: it is a symbolic link"));
+            return unexpected(config_error(tls_error::from_transport(std::error_code(error, std::generic_category())),
+                                           file.string() + ": cannot open the key log"));
+        }
+        // The checks look at the file opened, not at a name that another
+        // process could point elsewhere in between.
+        struct ::stat st {};
+        if (::fstat(fd, &st) != 0)
+            return refuse(fd, "cannot read its owner and mode");
+        if (!S_ISREG(st.st_mode))
+            return refuse(fd, "it is not a regular file");
+        if (st.st_uid != ::geteuid())
+            return refuse(fd, "it is owned by another user (uid " + std::to_string(st.st_uid) + ")");
+        if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            return refuse(fd, std::string("its group or others may read or write it (mode ") + mode +
+                                  "): make it 0600 or remove it");
+        }
+        std::FILE* out = ::fdopen(fd, "a");
         if (!out) {
             const int error = errno;
-            if (fd >= 0)
-                ::close(fd);
+            ::close(fd);
             return unexpected(config_error(tls_error::from_transport(std::error_code(error, std::generic_category())),
                                            file.string() + ": cannot open the key log"));
         }
@@ -303,7 +338,7 @@ public:
         several servers, or a restarted one, accept each other's tickets
         when they are configured alike (see the class comment). Returns
         invalid_argument for a shorter key. */
-    result<void> session_ticket_key(std::span<const std::byte> key) {
+    [[nodiscard]] result<void> session_ticket_key(std::span<const std::byte> key) {
         if (key.size() < 32)
             return unexpected(tls_error(errc::invalid_argument));
         modify([&](detail::context_state& s) {
@@ -322,7 +357,7 @@ public:
         Resumption by session ID does not use the key. Streams made before keep
         the key they had. Returns invalid_state on a client context or a
         server with session_tickets(false). */
-    result<void> rotate_session_ticket_key() {
+    [[nodiscard]] result<void> rotate_session_ticket_key() {
         if (!is_server() || !state()->settings.session_tickets)
             return unexpected(tls_error(errc::invalid_state));
         modify([](detail::context_state& s) { s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32); });
@@ -352,11 +387,11 @@ public:
         algorithm name or a policy that leaves no TLS 1.2 cipher suite is a
         config_error (invalid_argument) naming the line and key, and the
         context keeps its previous policy. */
-    config_result<void> policy(std::string_view text) {
-        const std::string copy(text);
-        if (auto problem = detail::check_policy_text(copy))
-            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(*problem)));
-        auto parsed = detail::parse_policy_text(copy);
+    [[nodiscard]] config_result<void> policy(std::string_view text) {
+        auto checked = detail::check_policy_text(text);
+        if (!checked)
+            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(checked.error())));
+        auto parsed = detail::parse_policy_text(*checked);
         if (!parsed)
             return unexpected(config_error(tls_error(errc::invalid_argument), std::move(parsed.error())));
         modify([&](detail::context_state& s) { s.text_policy = std::move(*parsed); });
@@ -365,7 +400,7 @@ public:
 
     /** Reads a policy file, as policy(); the error names the file. A file
         that cannot be read is errc::transport carrying the OS error. */
-    config_result<void> policy_file(const std::filesystem::path& file) {
+    [[nodiscard]] config_result<void> policy_file(const std::filesystem::path& file) {
         auto text = detail::load_file(file);
         if (!text)
             return unexpected(text.error());
@@ -391,7 +426,7 @@ public:
         is part of the configuration identity (see the class comment).
         Returns invalid_state on a client context, which presents
         client_certificate() alone. */
-    result<void> add_credentials(credentials creds) {
+    [[nodiscard]] result<void> add_credentials(credentials creds) {
         if (!is_server())
             return unexpected(tls_error(errc::invalid_state));
         modify([&](detail::context_state& s) { s.more_creds.push_back(creds.data()); });
