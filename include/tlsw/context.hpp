@@ -382,11 +382,14 @@ public:
 
     /** Replaces the default TLS policy by one in Botan's text format (the
         `key = value` lines of `botan tls_server --policy`); the file then
-        also governs renegotiation and client certificates. Every value is
-        checked now: an unknown key, a value of the wrong kind, an unknown
-        algorithm name or a policy that leaves no TLS 1.2 cipher suite is a
-        config_error (invalid_argument) naming the line and key, and the
-        context keeps its previous policy. */
+        also governs renegotiation and client certificates. Lines end in LF
+        or CRLF; "#" starts a comment. Every value is checked and read now,
+        and nothing throws: an unknown key, a key without a value, a value
+        of the wrong kind, an unknown algorithm name, a value Botan refuses
+        (for example a record_size_limit above 16 bits) or a policy that
+        leaves no TLS version or cipher suite is a config_error
+        (invalid_argument) naming the line and key, or the policy as a
+        whole, and the context keeps its previous policy. */
     [[nodiscard]] config_result<void> policy(std::string_view text) {
         auto checked = detail::check_policy_text(text);
         if (!checked)
