@@ -56,7 +56,7 @@ setup_args() {
 tsan_tests=(context context_threads)
 # The default configuration runs the tests that are quick at -O2 and cover
 # the programs of their own (tls_stream_hostile replaces operator new).
-default_tests=(expected error policy context tls_stream tls_stream_hostile compile_fail)
+default_tests=(expected error policy context tls_stream tls_stream_hostile)
 
 configs=()
 for config in "$@"; do
