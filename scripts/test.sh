@@ -8,7 +8,9 @@
 # is built once: the sanitizer build is the g++ C++20 one (warnings are
 # errors there too), and `gcc-cpp20`, the same without sanitizers, is
 # there to run by name.
-# Usage: scripts/test.sh [config...]   (default: the five above, then botan3)
+# `default` is the plain `meson setup` a user gets (-O2, warnings not
+# errors), built whole and running a quick subset.
+# Usage: scripts/test.sh [config...]   (default: default, the five above, then botan3)
 # `botan3` runs the suite inside a Debian 13 root (scripts/debian13-root.sh,
 # cached under build/) against Botan 3 and Catch2 3 with g++ 14, as
 # botan3-cpp20 and botan3-cpp23. It needs root (debootstrap, chroot) and
@@ -24,8 +26,13 @@ scripts/install-deps.sh test || exit 1
 # run costs several times more there, and the other configurations cover
 # the full count.
 setup_args() {
-  local fast="-Doptimization=0 -Ddebug=false"
+  local fast="--werror -Doptimization=0 -Ddebug=false"
   case "$1" in
+    # The plain `meson setup`: the defaults a user or packager gets
+    # (debugoptimized, warnings not errors), built whole, so that they keep
+    # building (g++ warns about other things at -O2). Its tests are the
+    # quick ones; the configurations below run them all.
+    default) echo "" ;;
     gcc-cpp20) echo "--native-file=scripts/native/gcc.ini $fast" ;;
     gcc-cpp23) echo "--native-file=scripts/native/gcc.ini $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     clang-cpp20) echo "--native-file=scripts/native/clang16.ini $fast -Dheader_checks=false" ;;
@@ -33,10 +40,10 @@ setup_args() {
     botan3-cpp20) echo "-Dbotan=3 $fast" ;;
     botan3-cpp23) echo "-Dbotan=3 $fast -Dcpp_std=none -Dcpp_args=-std=c++23" ;;
     sanitize) echo "--native-file=scripts/native/gcc-sanitize.ini $fast -Dheader_checks=false -Dfail_loop_seeds=250 -Db_sanitize=address,undefined" ;;
-    tsan) echo "--native-file=scripts/native/gcc.ini -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
+    tsan) echo "--native-file=scripts/native/gcc.ini --werror -Doptimization=1 -Ddebug=true -Dheader_checks=false -Db_sanitize=thread" ;;
     # The fuzz targets alone (no test suite, no examples), at -O1 as
     # libFuzzer builds usually are.
-    fuzz) echo "--native-file=scripts/native/clang16.ini -Dtests=false -Dexamples=false -Dheader_checks=false -Dfuzzing=true -Doptimization=1 -Ddebug=true" ;;
+    fuzz) echo "--native-file=scripts/native/clang16.ini --werror -Dtests=false -Dexamples=false -Dheader_checks=false -Dfuzzing=true -Doptimization=1 -Ddebug=true" ;;
     *) return 1 ;;
   esac
 }
@@ -47,12 +54,15 @@ setup_args() {
 # between threads (the session cache) is guarded by std::mutex, whose
 # pthread calls TSan intercepts in any library.
 tsan_tests=(context context_threads)
+# The default configuration runs the tests that are quick at -O2 and cover
+# the programs of their own (tls_stream_hostile replaces operator new).
+default_tests=(expected error policy context tls_stream tls_stream_hostile)
 
 configs=()
 for config in "$@"; do
   if [[ $config == botan3 ]]; then configs+=(botan3-cpp20 botan3-cpp23); else configs+=("$config"); fi
 done
-((${#configs[@]})) || configs=(gcc-cpp23 clang-cpp20 sanitize tsan fuzz botan3-cpp20 botan3-cpp23)
+((${#configs[@]})) || configs=(default gcc-cpp23 clang-cpp20 sanitize tsan fuzz botan3-cpp20 botan3-cpp23)
 
 # The Botan 3 configurations run their meson commands in the Debian 13 root,
 # on a fresh copy of this tree (tracked and new files, not build/) in
@@ -120,11 +130,16 @@ for config in "${configs[@]}"; do
   if [[ ! -f $built/build.ninja ]] && ! "${run[@]}" meson setup "$dir" $args >"$dir.setup.log" 2>&1; then
     cat "$dir.setup.log"; failed=$((failed + 1)); continue
   fi
+  # A build directory set up before warnings became errors here alone.
+  if [[ $config != default ]] && ! grep -q -- '-Werror' "$built/build.ninja"; then
+    "${run[@]}" meson configure "$dir" -Dwerror=true >/dev/null || { failed=$((failed + 1)); continue; }
+  fi
   targets=() suites=()
   if [[ $config == tsan ]]; then
     targets=("${tsan_tests[@]/#/test_}") suites=(--no-rebuild "${tsan_tests[@]}")
     export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
   fi
+  [[ $config == default ]] && suites=("${default_tests[@]}")
   if ! "${run[@]}" meson compile -C "$dir" "${targets[@]}"; then
     failed=$((failed + 1)); continue
   fi

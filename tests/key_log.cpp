@@ -17,11 +17,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <regex>
 #include <set>
 #include <string>
 #include <vector>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace tlsw_test;
 
@@ -174,4 +178,125 @@ TEST_CASE("danger_key_log_file appends one line per session, readable by its own
     REQUIRE_FALSE(bad);
     CHECK(bad.error().error() == tlsw::errc::transport);
     std::filesystem::remove_all(dir);
+}
+
+// Opening the key log safely: the file holds every session's secrets, so
+// danger_key_log_file never follows a symbolic link (another user could
+// point it anywhere) and refuses a file someone else owns, or one its group
+// or others could read or write; the key log then stays as it was.
+
+namespace {
+
+/** A fresh directory for one test, removed at the end. */
+struct key_log_dir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("tlsw-key-log-safety-" + std::to_string(::getpid()));
+    key_log_dir() {
+        std::filesystem::remove_all(path);
+        std::filesystem::create_directories(path);
+    }
+    ~key_log_dir() { std::filesystem::remove_all(path); }
+};
+
+/** Creates `file` holding "old\n" with `mode`. */
+void make_key_log(const std::filesystem::path& file, std::filesystem::perms mode) {
+    std::ofstream(file) << "old\n";
+    std::filesystem::permissions(file, mode);
+}
+
+std::string file_text(const std::filesystem::path& file) {
+    std::ifstream in(file);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/** Checks that `ctx` refuses `file` as its key log with invalid_argument
+    and a message containing `why`, and keeps the key log it had. */
+void check_key_log_refused(const std::filesystem::path& file, const std::string& why) {
+    key_lines earlier;
+    auto ctx = client_context();
+    ctx.danger_key_log(earlier.sink());
+    const auto sink_before = ctx.state()->key_log;
+    auto r = ctx.danger_key_log_file(file);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().error() == tlsw::errc::invalid_argument);
+    CHECK_THAT(r.error().message(), Catch::Contains(file.string()) && Catch::Contains(why));
+    CHECK(ctx.state()->key_log == sink_before);
+}
+
+}  // namespace
+
+TEST_CASE("danger_key_log_file refuses a symbolic link, even to the user's own 0600 file, and creates nothing through one",
+          "[context][key_log][file]") {
+    key_log_dir dir;
+    const auto target = dir.path / "target.log";
+    make_key_log(target, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    std::filesystem::create_symlink(target, dir.path / "link.log");
+    check_key_log_refused(dir.path / "link.log", "symbolic link");
+    CHECK(file_text(target) == "old\n");
+
+    // A dangling link: following it would create a file wherever it points.
+    std::filesystem::create_symlink(dir.path / "elsewhere.log", dir.path / "dangling.log");
+    check_key_log_refused(dir.path / "dangling.log", "symbolic link");
+    CHECK_FALSE(std::filesystem::exists(dir.path / "elsewhere.log"));
+}
+
+TEST_CASE("danger_key_log_file refuses an existing file its group or others may read or write",
+          "[context][key_log][file]") {
+    using std::filesystem::perms;
+    const auto mode = GENERATE(perms::owner_read | perms::owner_write | perms::group_read | perms::others_read,  // 0644
+                               perms::owner_read | perms::owner_write | perms::group_read,                      // 0640
+                               perms::owner_read | perms::owner_write | perms::group_write,                     // 0620
+                               perms::owner_read | perms::owner_write | perms::others_write);                   // 0602
+    CAPTURE(static_cast<unsigned>(mode));
+    key_log_dir dir;
+    const auto file = dir.path / "keys.log";
+    make_key_log(file, mode);
+    check_key_log_refused(file, "group or others");
+    CHECK(file_text(file) == "old\n");
+    CHECK(std::filesystem::status(file).permissions() == mode);  // not changed behind the user's back
+}
+
+TEST_CASE("danger_key_log_file refuses a file owned by another user, and anything but a regular file",
+          "[context][key_log][file]") {
+    key_log_dir dir;
+    // Only root can give a file away (and open another user's file for
+    // writing at all): elsewhere the open fails before any check.
+    if (::geteuid() == 0) {
+        const auto file = dir.path / "theirs.log";
+        make_key_log(file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        REQUIRE(::chown(file.c_str(), 65534, 65534) == 0);
+        check_key_log_refused(file, "owned by another user");
+        CHECK(file_text(file) == "old\n");
+    } else {
+        WARN("not root: the file owned by another user was not checked");
+    }
+    // A FIFO with no reader must not block the call.
+    const auto fifo = dir.path / "keys.fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    auto ctx = client_context();
+    auto r = ctx.danger_key_log_file(fifo);
+    REQUIRE_FALSE(r);
+    CHECK_FALSE(ctx.state()->key_log);
+}
+
+TEST_CASE("danger_key_log_file creates a missing file 0600 (even under umask 0), and appends to the user's own 0600 file",
+          "[context][key_log][file]") {
+    key_log_dir dir;
+    const auto file = dir.path / "keys.log";
+    const ::mode_t old_umask = ::umask(0);
+    auto ctx = client_context();
+    auto created = ctx.danger_key_log_file(file);
+    ::umask(old_umask);
+    REQUIRE(created);
+    CHECK(std::filesystem::status(file).permissions() ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+
+    const auto own = dir.path / "own.log";
+    make_key_log(own, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto client_ctx = tls12(client_context());
+    REQUIRE(client_ctx.danger_key_log_file(own));
+    connection c(client_ctx, server_context());
+    REQUIRE_FALSE(c.handshake());
+    const auto text = file_text(own);
+    CHECK(text.starts_with("old\nCLIENT_RANDOM "));
 }

@@ -48,10 +48,16 @@ void* operator new(std::size_t size) {
     throw std::bad_alloc();
 }
 void* operator new[](std::size_t size) { return ::operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+namespace {
+// Not inlined: at -O2, g++ 12 inlined the deletes into their callers, saw
+// free() take memory from operator new, and warned (-Wmismatched-new-delete)
+// although this file's operator new is malloc.
+[[gnu::noinline]] void release(void* p) noexcept { std::free(p); }
+}  // namespace
+void operator delete(void* p) noexcept { release(p); }
+void operator delete[](void* p) noexcept { release(p); }
+void operator delete(void* p, std::size_t) noexcept { release(p); }
+void operator delete[](void* p, std::size_t) noexcept { release(p); }
 
 #if defined(__SANITIZE_ADDRESS__)
 // AddressSanitizer sees allocations made before this file's operator new

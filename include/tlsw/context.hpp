@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_CONTEXT_HPP
 #define TLSW_CONTEXT_HPP
 
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace tlsw {
@@ -127,7 +129,7 @@ public:
         (comments, CRLs) are skipped; a text without any certificate is an
         error. On a server, trust anchors make it ask clients for a
         certificate. */
-    config_result<void> trust(std::string_view ca_pem) {
+    [[nodiscard]] config_result<void> trust(std::string_view ca_pem) {
         auto certs = detail::parse_certificates(ca_pem, "trust PEM");
         if (!certs)
             return unexpected(certs.error());
@@ -138,7 +140,7 @@ public:
     /** Reads a PEM file of trust anchors, as trust(); messages name the
         file. A file that cannot be read is errc::transport carrying the
         OS error. */
-    config_result<void> trust_file(const std::filesystem::path& ca_file) {
+    [[nodiscard]] config_result<void> trust_file(const std::filesystem::path& ca_file) {
         auto text = detail::load_file(ca_file);
         if (!text)
             return unexpected(text.error());
@@ -163,7 +165,7 @@ public:
         when the engine speaks no version in the range (a minimum of 1.3 on
         Botan 2), and the context keeps its versions. A text policy
         (policy()) replaces this setting by its allow_tls12 / allow_tls13. */
-    result<void> versions(tls_version min, tls_version max) {
+    [[nodiscard]] result<void> versions(tls_version min, tls_version max) {
         const auto lo = static_cast<unsigned>(min);
         const auto hi = std::min(static_cast<unsigned>(max), detail::highest_tls_version);
         if (lo > static_cast<unsigned>(max) || lo > hi)
@@ -190,7 +192,7 @@ public:
         the context keeps its groups, for a set the engine has no group of
         (post_quantum on Botan 2). A text policy (policy()) replaces this
         setting by its key_exchange_groups. */
-    config_result<void> key_exchange_groups(group_set set) {
+    [[nodiscard]] config_result<void> key_exchange_groups(group_set set) {
         std::vector<std::uint16_t> codes;
         for (const auto code : set == group_set::post_quantum ? std::vector<std::uint16_t>{0x11EC, 0x11EB}
                                                                : detail::default_groups())
@@ -210,7 +212,7 @@ public:
         invalid_argument naming the group for an unknown name, one the
         engine lacks, or a repeated one, and for an empty list; the context
         then keeps its groups. */
-    config_result<void> key_exchange_groups(const std::vector<std::string>& names) {
+    [[nodiscard]] config_result<void> key_exchange_groups(const std::vector<std::string>& names) {
         std::vector<std::uint16_t> codes;
         for (const auto& name : names) {
             const auto code = detail::group_code(name);
@@ -260,13 +262,17 @@ public:
         return *this;
     }
 
-    /** danger_key_log() appending each line and a newline to `file`
-        (created if missing, readable by its owner only), as SSLKEYLOGFILE
-        does; the same warnings. A file that cannot be opened is
-        errc::transport carrying the OS error, and the key log stays as it
-        was. Lines are written whole,
-        under a lock, and flushed at once. */
-    config_result<void> danger_key_log_file(const std::filesystem::path& file) {
+    /** danger_key_log() appending each line and a newline to `file`, as
+        SSLKEYLOGFILE does; the same warnings. A missing file is created
+        readable and writable by its owner only (mode 0600).
+        The file itself is never followed as a symbolic link (O_NOFOLLOW;
+        directories on its path are), and an existing file must be a
+        regular file owned by this process's effective user that its group
+        and others can neither read nor write: otherwise the key log stays
+        as it was and the result is errc::invalid_argument saying why. A
+        file that cannot be opened is errc::transport carrying the OS
+        error. Lines are written whole, under a lock, and flushed at once. */
+    [[nodiscard]] config_result<void> danger_key_log_file(const std::filesystem::path& file) {
         struct log_file {
             std::mutex mutex;
             std::FILE* out = nullptr;
@@ -275,13 +281,42 @@ public:
                     std::fclose(out);
             }
         };
-        // Readable by its owner only, as secrets should be.
-        const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-        std::FILE* out = fd >= 0 ? ::fdopen(fd, "a") : nullptr;
+        const auto refuse = [&](int fd, std::string why) {
+            ::close(fd);
+            return unexpected(config_error(tls_error(errc::invalid_argument),
+                                           file.string() + ": refusing it as the key log: " + std::move(why)));
+        };
+        // O_NONBLOCK: a FIFO without a reader fails here instead of blocking
+        // (and is refused below); it means nothing for a regular file.
+        const int fd = ::open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+                              0600);
+        if (fd < 0) {
+            const int error = errno;
+            if (error == ELOOP)
+                return unexpected(config_error(tls_error(errc::invalid_argument),
+                                               file.string() + ": refusing it as the key log: it is a symbolic link"));
+            return unexpected(config_error(tls_error::from_transport(std::error_code(error, std::generic_category())),
+                                           file.string() + ": cannot open the key log"));
+        }
+        // The checks look at the file opened, not at a name that another
+        // process could point elsewhere in between.
+        struct ::stat st {};
+        if (::fstat(fd, &st) != 0)
+            return refuse(fd, "cannot read its owner and mode");
+        if (!S_ISREG(st.st_mode))
+            return refuse(fd, "it is not a regular file");
+        if (st.st_uid != ::geteuid())
+            return refuse(fd, "it is owned by another user (uid " + std::to_string(st.st_uid) + ")");
+        if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+            char mode[8];
+            std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+            return refuse(fd, std::string("its group or others may read or write it (mode ") + mode +
+                                  "): make it 0600 or remove it");
+        }
+        std::FILE* out = ::fdopen(fd, "a");
         if (!out) {
             const int error = errno;
-            if (fd >= 0)
-                ::close(fd);
+            ::close(fd);
             return unexpected(config_error(tls_error::from_transport(std::error_code(error, std::generic_category())),
                                            file.string() + ": cannot open the key log"));
         }
@@ -380,7 +415,7 @@ public:
         when they are configured alike (see the class comment). The key
         alone: it does not turn tickets on after session_tickets(false).
         Returns invalid_argument for a shorter key. */
-    result<void> session_ticket_key(std::span<const std::byte> key) {
+    [[nodiscard]] result<void> session_ticket_key(std::span<const std::byte> key) {
         return set_secret(key, &detail::context_state::configured_ticket_key);
     }
 
@@ -393,7 +428,7 @@ public:
         Resumption by session ID does not use the key. Streams made before keep
         the key they had. Returns invalid_state on a client context or a
         server with session_tickets(false). */
-    result<void> rotate_session_ticket_key() {
+    [[nodiscard]] result<void> rotate_session_ticket_key() {
         if (!is_server() || !state()->settings.session_tickets)
             return unexpected(tls_error(errc::invalid_state));
         modify([](detail::context_state& s) { s.configured_ticket_key = Botan::SymmetricKey(detail::rng(), 32); });
@@ -413,7 +448,7 @@ public:
         as secret as a private key. Returns invalid_argument for a shorter
         key. Not part of the configuration identity; servers export no
         sessions, and ignore it. */
-    result<void> session_export_key(std::span<const std::byte> key) {
+    [[nodiscard]] result<void> session_export_key(std::span<const std::byte> key) {
         return set_secret(key, &detail::context_state::configured_export_key);
     }
 
@@ -442,16 +477,19 @@ public:
 
     /** Replaces the default TLS policy by one in Botan's text format (the
         `key = value` lines of `botan tls_server --policy`); the file then
-        also governs renegotiation and client certificates. Every value is
-        checked now: an unknown key, a value of the wrong kind, an unknown
-        algorithm name or a policy that leaves no TLS 1.2 cipher suite is a
-        config_error (invalid_argument) naming the line and key, and the
-        context keeps its previous policy. */
-    config_result<void> policy(std::string_view text) {
-        const std::string copy(text);
-        if (auto problem = detail::check_policy_text(copy))
-            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(*problem)));
-        auto parsed = detail::parse_policy_text(copy);
+        also governs renegotiation and client certificates. Lines end in LF
+        or CRLF; "#" starts a comment. Every value is checked and read now,
+        and nothing throws: an unknown key, a key without a value, a value
+        of the wrong kind, an unknown algorithm name, a value Botan refuses
+        (for example a record_size_limit above 16 bits) or a policy that
+        leaves no TLS version or cipher suite is a config_error
+        (invalid_argument) naming the line and key, or the policy as a
+        whole, and the context keeps its previous policy. */
+    [[nodiscard]] config_result<void> policy(std::string_view text) {
+        auto checked = detail::check_policy_text(text);
+        if (!checked)
+            return unexpected(config_error(tls_error(errc::invalid_argument), std::move(checked.error())));
+        auto parsed = detail::parse_policy_text(*checked);
         if (!parsed)
             return unexpected(config_error(tls_error(errc::invalid_argument), std::move(parsed.error())));
         modify([&](detail::context_state& s) { s.text_policy = std::move(*parsed); });
@@ -460,7 +498,7 @@ public:
 
     /** Reads a policy file, as policy(); the error names the file. A file
         that cannot be read is errc::transport carrying the OS error. */
-    config_result<void> policy_file(const std::filesystem::path& file) {
+    [[nodiscard]] config_result<void> policy_file(const std::filesystem::path& file) {
         auto text = detail::load_file(file);
         if (!text)
             return unexpected(text.error());
@@ -487,7 +525,7 @@ public:
         Returns invalid_state on a client context, which presents
         client_certificate() alone, and invalid_argument for credentials
         that hold nothing. */
-    result<void> add_credentials(credentials creds) {
+    [[nodiscard]] result<void> add_credentials(credentials creds) {
         if (!is_server())
             return unexpected(tls_error(errc::invalid_state));
         if (!creds.data())
@@ -533,7 +571,7 @@ private:
     }
 
     /** Sets a secret key of at least 32 bytes (ticket or export key). */
-    result<void> set_secret(std::span<const std::byte> key, Botan::SymmetricKey detail::context_state::*member) {
+    [[nodiscard]] result<void> set_secret(std::span<const std::byte> key, Botan::SymmetricKey detail::context_state::*member) {
         if (key.size() < 32)
             return unexpected(tls_error(errc::invalid_argument));
         modify([&](detail::context_state& s) {
@@ -543,7 +581,7 @@ private:
     }
 
     /** Publishes a group list (empty: the engine's default). */
-    config_result<void> set_groups(std::vector<std::uint16_t> codes) {
+    [[nodiscard]] config_result<void> set_groups(std::vector<std::uint16_t> codes) {
         auto shared = codes.empty() ? nullptr : std::make_shared<const std::vector<std::uint16_t>>(std::move(codes));
         modify([&](detail::context_state& s) { s.settings.groups = shared; });
         return {};

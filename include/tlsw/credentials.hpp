@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_CREDENTIALS_HPP
 #define TLSW_CREDENTIALS_HPP
 
@@ -52,7 +53,7 @@ inline config_error config_invalid(std::string_view source, const std::string& w
 
 /** The whole of a configuration file, or why it cannot be read: the file
     and the OS's reason (errc::transport carrying errno). */
-inline config_result<std::string> load_file(const std::filesystem::path& path) {
+[[nodiscard]] inline config_result<std::string> load_file(const std::filesystem::path& path) {
     const auto fail = [&](int e) {
         const std::error_code ec(e, std::system_category());
         // message() reads "transport error: Permission denied: key.pem: cannot be read".
@@ -83,7 +84,7 @@ inline config_result<std::string> load_file(const std::filesystem::path& path) {
 }
 
 /** load_file for callers that want only the tls_error. */
-inline expected<std::string, tls_error> read_file(const std::filesystem::path& path) {
+[[nodiscard]] inline expected<std::string, tls_error> read_file(const std::filesystem::path& path) {
     auto text = load_file(path);
     if (!text)
         return unexpected(text.error().error());
@@ -108,7 +109,7 @@ struct pem_block {
     some CA bundles carry between certificates) is ignored; a block whose
     END line is missing or names another label is an error naming the
     block, so a damaged bundle is never silently cut short. */
-inline config_result<std::vector<pem_block>> split_pem(std::string_view text, std::string_view source) {
+[[nodiscard]] inline config_result<std::vector<pem_block>> split_pem(std::string_view text, std::string_view source) {
     std::vector<pem_block> blocks;
     std::optional<pem_block> open;
     std::size_t line_number = 0;
@@ -162,7 +163,7 @@ inline config_result<std::vector<pem_block>> split_pem(std::string_view text, st
 }
 
 /** The DER inside a block, or why it is not base64. */
-inline config_result<Botan::secure_vector<std::uint8_t>> decode_block(const pem_block& block, std::string_view source) {
+[[nodiscard]] inline config_result<Botan::secure_vector<std::uint8_t>> decode_block(const pem_block& block, std::string_view source) {
     try {
         auto der = Botan::base64_decode(block.body);
         if (der.empty())
@@ -181,7 +182,7 @@ inline bool is_certificate_label(std::string_view label) {
     first block that does not parse (never a silently shortened list).
     Blocks of other kinds (a CRL, a key) are skipped; a text without any
     certificate is an error. `source` names the text in messages. */
-inline config_result<std::vector<Botan::X509_Certificate>> parse_certificates(std::string_view pem,
+[[nodiscard]] inline config_result<std::vector<Botan::X509_Certificate>> parse_certificates(std::string_view pem,
                                                                                std::string_view source) {
     auto blocks = split_pem(pem, source);
     if (!blocks)
@@ -213,7 +214,7 @@ inline config_result<std::vector<Botan::X509_Certificate>> parse_certificates(st
     PRIVATE KEY" with a passphrase), PKCS#1 RSA ("RSA PRIVATE KEY") or SEC1
     EC ("EC PRIVATE KEY"). Other blocks (certificates, EC PARAMETERS) are
     skipped; more than one key is an error. */
-inline config_result<std::unique_ptr<Botan::Private_Key>>
+[[nodiscard]] inline config_result<std::unique_ptr<Botan::Private_Key>>
 parse_private_key(std::string_view pem, std::string_view source, const std::string_view* passphrase) {
     auto blocks = split_pem(pem, source);
     if (!blocks)
@@ -321,7 +322,7 @@ public:
         Other blocks in either text (a CRL, EC PARAMETERS) are skipped.
         Returns errc::invalid_argument, with what is wrong and where, when
         either does not parse or the key does not belong to the leaf. */
-    static config_result<credentials> from_pem(std::string_view chain_pem, std::string_view key_pem) {
+    [[nodiscard]] static config_result<credentials> from_pem(std::string_view chain_pem, std::string_view key_pem) {
         return load(chain_pem, "chain PEM", key_pem, "key PEM", nullptr);
     }
 
@@ -330,7 +331,7 @@ public:
         errc::invalid_argument. OpenSSL's legacy PEM encryption
         ("Proc-Type: 4,ENCRYPTED") is not read: convert such a key with
         `openssl pkcs8 -topk8`. */
-    static config_result<credentials> from_pem(std::string_view chain_pem, std::string_view key_pem,
+    [[nodiscard]] static config_result<credentials> from_pem(std::string_view chain_pem, std::string_view key_pem,
                                                std::string_view passphrase) {
         return load(chain_pem, "chain PEM", key_pem, "key PEM", &passphrase);
     }
@@ -341,13 +342,13 @@ public:
         no_such_file_or_directory, permission_denied, is_a_directory...);
         one larger than 64 MiB is errc::invalid_argument (no PEM file is
         that large, and the bound stops a path to a device by mistake). */
-    static config_result<credentials> from_files(const std::filesystem::path& chain_file,
+    [[nodiscard]] static config_result<credentials> from_files(const std::filesystem::path& chain_file,
                                                  const std::filesystem::path& key_file) {
         return load_files(chain_file, key_file, nullptr);
     }
 
     /** As from_files, for a key that may be encrypted under `passphrase`. */
-    static config_result<credentials> from_files(const std::filesystem::path& chain_file,
+    [[nodiscard]] static config_result<credentials> from_files(const std::filesystem::path& chain_file,
                                                  const std::filesystem::path& key_file, std::string_view passphrase) {
         return load_files(chain_file, key_file, &passphrase);
     }
@@ -370,7 +371,7 @@ public:
 private:
     explicit credentials(std::shared_ptr<const detail::credential_data> data) : data_(std::move(data)) {}
 
-    static config_result<credentials> load_files(const std::filesystem::path& chain_file,
+    [[nodiscard]] static config_result<credentials> load_files(const std::filesystem::path& chain_file,
                                                  const std::filesystem::path& key_file,
                                                  const std::string_view* passphrase) {
         auto chain = detail::load_file(chain_file);
@@ -382,7 +383,7 @@ private:
         return load(*chain, chain_file.string(), *key, key_file.string(), passphrase);
     }
 
-    static config_result<credentials> load(std::string_view chain_pem, std::string_view chain_source,
+    [[nodiscard]] static config_result<credentials> load(std::string_view chain_pem, std::string_view chain_source,
                                            std::string_view key_pem, std::string_view key_source,
                                            const std::string_view* passphrase) {
         auto data = std::make_shared<detail::credential_data>();

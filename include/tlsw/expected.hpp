@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_EXPECTED_HPP
 #define TLSW_EXPECTED_HPP
 
@@ -433,40 +434,40 @@ public:
     // Each monadic operation has one implementation taking *this as a
     // forwarded Self; the four ref-qualified overloads only pick Self.
     template <class F> requires std::is_constructible_v<E, E&>
-    constexpr auto and_then(F&& f) & { return and_then_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) & { return and_then_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&>
-    constexpr auto and_then(F&& f) const& { return and_then_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) const& { return and_then_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, E&&>
-    constexpr auto and_then(F&& f) && { return and_then_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) && { return and_then_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&&>
-    constexpr auto and_then(F&& f) const&& { return and_then_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) const&& { return and_then_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F> requires std::is_constructible_v<T, T&>
-    constexpr auto or_else(F&& f) & { return or_else_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) & { return or_else_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, const T&>
-    constexpr auto or_else(F&& f) const& { return or_else_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) const& { return or_else_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, T&&>
-    constexpr auto or_else(F&& f) && { return or_else_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) && { return or_else_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, const T&&>
-    constexpr auto or_else(F&& f) const&& { return or_else_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) const&& { return or_else_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F> requires std::is_constructible_v<E, E&>
-    constexpr auto transform(F&& f) & { return transform_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) & { return transform_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&>
-    constexpr auto transform(F&& f) const& { return transform_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) const& { return transform_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, E&&>
-    constexpr auto transform(F&& f) && { return transform_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) && { return transform_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&&>
-    constexpr auto transform(F&& f) const&& { return transform_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) const&& { return transform_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F> requires std::is_constructible_v<T, T&>
-    constexpr auto transform_error(F&& f) & { return transform_error_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) & { return transform_error_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, const T&>
-    constexpr auto transform_error(F&& f) const& { return transform_error_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) const& { return transform_error_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, T&&>
-    constexpr auto transform_error(F&& f) && { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) && { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<T, const T&&>
-    constexpr auto transform_error(F&& f) const&& {
+    [[nodiscard]] constexpr auto transform_error(F&& f) const&& {
         return transform_error_impl(std::move(*this), std::forward<F>(f));
     }
 
@@ -694,40 +695,40 @@ public:
     constexpr E&& error() && noexcept { return std::move(impl_).error(); }
 
     template <class F> requires std::is_constructible_v<E, E&>
-    constexpr auto and_then(F&& f) & { return and_then_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) & { return and_then_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&>
-    constexpr auto and_then(F&& f) const& { return and_then_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) const& { return and_then_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, E&&>
-    constexpr auto and_then(F&& f) && { return and_then_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) && { return and_then_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&&>
-    constexpr auto and_then(F&& f) const&& { return and_then_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto and_then(F&& f) const&& { return and_then_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F>
-    constexpr auto or_else(F&& f) & { return or_else_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) & { return or_else_impl(*this, std::forward<F>(f)); }
     template <class F>
-    constexpr auto or_else(F&& f) const& { return or_else_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) const& { return or_else_impl(*this, std::forward<F>(f)); }
     template <class F>
-    constexpr auto or_else(F&& f) && { return or_else_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) && { return or_else_impl(std::move(*this), std::forward<F>(f)); }
     template <class F>
-    constexpr auto or_else(F&& f) const&& { return or_else_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto or_else(F&& f) const&& { return or_else_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F> requires std::is_constructible_v<E, E&>
-    constexpr auto transform(F&& f) & { return transform_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) & { return transform_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&>
-    constexpr auto transform(F&& f) const& { return transform_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) const& { return transform_impl(*this, std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, E&&>
-    constexpr auto transform(F&& f) && { return transform_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) && { return transform_impl(std::move(*this), std::forward<F>(f)); }
     template <class F> requires std::is_constructible_v<E, const E&&>
-    constexpr auto transform(F&& f) const&& { return transform_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform(F&& f) const&& { return transform_impl(std::move(*this), std::forward<F>(f)); }
 
     template <class F>
-    constexpr auto transform_error(F&& f) & { return transform_error_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) & { return transform_error_impl(*this, std::forward<F>(f)); }
     template <class F>
-    constexpr auto transform_error(F&& f) const& { return transform_error_impl(*this, std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) const& { return transform_error_impl(*this, std::forward<F>(f)); }
     template <class F>
-    constexpr auto transform_error(F&& f) && { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
+    [[nodiscard]] constexpr auto transform_error(F&& f) && { return transform_error_impl(std::move(*this), std::forward<F>(f)); }
     template <class F>
-    constexpr auto transform_error(F&& f) const&& {
+    [[nodiscard]] constexpr auto transform_error(F&& f) const&& {
         return transform_error_impl(std::move(*this), std::forward<F>(f));
     }
 

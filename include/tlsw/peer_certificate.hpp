@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_PEER_CERTIFICATE_HPP
 #define TLSW_PEER_CERTIFICATE_HPP
 

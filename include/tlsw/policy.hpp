@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_POLICY_HPP
 #define TLSW_POLICY_HPP
 
@@ -51,20 +52,18 @@ struct policy_category { using type = void; };
 template <class P>
 struct policy_category<P, true> { using type = typename P::category; };
 
-template <class P>
-struct checked_policy {
-    // A wrong type here would otherwise surface as a cryptic "no member named category".
-    static_assert(is_policy_v<P>,
-                  "tls_stream policies are tlsw::full_write, tlsw::partial_write, "
-                  "tlsw::fixed_buffer or tlsw::moving_buffer");
-    using category = typename policy_category<P, is_policy_v<P>>::type;
-};
-
 /** The resolved policy set of a tls_stream: order-free, each with a default. */
 template <class... Policies>
 struct policy_set {
+    // First, and alone: a type that is no policy has no category, and
+    // counting categories must not add a second error about that.
+    static_assert((is_policy_v<Policies> && ...),
+                  "tls_stream policies are tlsw::full_write, tlsw::partial_write, "
+                  "tlsw::fixed_buffer or tlsw::moving_buffer");
+
     template <class Category>
-    static constexpr int count = (0 + ... + int(std::is_same_v<typename checked_policy<Policies>::category, Category>));
+    static constexpr int count =
+        (0 + ... + int(std::is_same_v<typename policy_category<Policies, is_policy_v<Policies>>::type, Category>));
 
     static_assert(count<write_mode_tag> <= 1,
                   "conflicting write modes: pass at most one of tlsw::full_write and tlsw::partial_write");

@@ -1,3 +1,4 @@
+#include <tlsw/detail/cxx_version.hpp>  // before the guard: below C++20, one clear error
 #ifndef TLSW_TLS_STREAM_HPP
 #define TLSW_TLS_STREAM_HPP
 
@@ -185,11 +186,18 @@ enum class shutdown_mode : unsigned char {
 */
 template <class Transport, class... Policies>
 class tls_stream {
-    static_assert(transport<std::remove_reference_t<Transport>>,
+    static_assert(!is_policy_v<Transport>,
+                  "tls_stream<Transport, Policies...>: the transport comes first, then the policies "
+                  "(tls_stream<memory_pair::end, tlsw::partial_write>, not tls_stream<tlsw::partial_write, "
+                  "memory_pair::end>)");
+    static_assert(is_policy_v<Transport> || transport<std::remove_reference_t<Transport>>,
                   "tls_stream<Transport>: Transport must model tlsw::transport (read_some and write_some "
                   "returning tlsw::io_result); see transport.hpp");
+    static constexpr bool valid_transport = transport<std::remove_reference_t<Transport>>;
 
-    using policies = detail::policy_set<Policies...>;
+    // Without a valid transport, the assertion above is the one error: the
+    // policies are not checked, and the constructor below takes anything.
+    using policies = std::conditional_t<valid_transport, detail::policy_set<Policies...>, detail::policy_set<>>;
     static_assert(sizeof(policies) > 0);  // completes the set: its checks run when the stream type is used
     using transport_value = std::remove_reference_t<Transport>;
 
@@ -227,6 +235,10 @@ public:
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
                                                    std::move(options.alpn), options.resume_from)),
           release_buffers_(options.release_buffers) {}
+
+    template <class... Args>
+        requires(!valid_transport)
+    explicit tls_stream(Args&&...) {}
 
     tls_stream(tls_stream&&) noexcept = default;
     tls_stream& operator=(tls_stream&&) noexcept = default;

@@ -1,11 +1,8 @@
 // Must not compile: a tls_stream given two write modes.
 //
-// The build compiles this file expecting failure and then defines
-// TLSW_POLICY_CONFLICT_REJECTED=1 for tests/policy.cpp. The one error must
-// be the static_assert in policy.hpp, "conflicting write modes: pass at most
-// one of tlsw::full_write and tlsw::partial_write". Compiled with
-// -DTLSW_COMPILE_FAIL_CONTROL, the same file names a valid policy set and
-// must compile: that shows nothing else in this file is wrong.
+// compile_fail/check.sh expects exactly one error: the static_assert in
+// policy.hpp, "conflicting write modes: pass at most one of
+// tlsw::full_write and tlsw::partial_write".
 #include <tlsw/context.hpp>
 #include <tlsw/memory_pair.hpp>
 #include <tlsw/policy.hpp>
@@ -13,11 +10,7 @@
 
 #include <utility>
 
-#ifdef TLSW_COMPILE_FAIL_CONTROL
-using stream = tlsw::tls_stream<tlsw::memory_pair::end, tlsw::full_write, tlsw::moving_buffer>;
-#else
 using stream = tlsw::tls_stream<tlsw::memory_pair::end, tlsw::full_write, tlsw::partial_write>;
-#endif
 
 // Defining a stream object is all a user writes before the first call, so
 // that alone must be enough to be told (it instantiates the class).

@@ -1,5 +1,5 @@
 // Writes the seed corpus of every fuzz target: make_seeds DIR fills
-// DIR/server, DIR/client, DIR/record and DIR/api.
+// DIR/server, DIR/client, DIR/record, DIR/api and DIR/policy.
 //
 // The seeds are recorded, not committed: real tlsw peers talk to the
 // stream each target fuzzes, set up exactly as the target sets it up
@@ -15,6 +15,7 @@
 //   records after it.
 // - api: a few operation sequences (handshakes, writes, retries, reads,
 //   renegotiation, shutdown) in fuzz_api's encoding.
+// - policy: policy texts, Botan's own policies printed and a few by hand.
 // Recording takes about a second; a seed whose peer fails is still
 // written (it holds what was exchanged), and the exit status is 0 unless
 // files cannot be written.
@@ -425,6 +426,31 @@ void make_api_seeds(const fs::path& out) {
     }
 }
 
+// ---- policy ----------------------------------------------------------------
+
+void make_policy_seeds(const fs::path& out) {
+    fs::create_directories(out / "policy");
+    std::vector<std::string> texts = {
+        Botan::TLS::Policy().to_string(),
+        Botan::TLS::Strict_Policy().to_string(),
+        Botan::TLS::BSI_TR_02102_2().to_string(),
+        Botan::TLS::NSA_Suite_B_128().to_string(),
+        tlsw::context::client().state()->tls_policy().to_string(),
+        "# comments, blank lines and spaces\n\n  allow_tls12 = true   # trailing\n\tciphers = AES-256/GCM AES-128/GCM\n",
+        "allow_tls12 = true\r\nciphers = ChaCha20Poly1305 AES-128/GCM\r\nmacs = AEAD\r\n"
+        "key_exchange_methods = ECDH\r\nsignature_methods = ECDSA RSA\r\n",
+        "signature_hashes = SHA-256 SHA-384\nkey_exchange_groups = x25519 secp256r1\nminimum_rsa_bits = 2048\n"
+        "session_ticket_lifetime = 3600\nsrtp_profiles = 1 2\nrequire_client_certificate_authentication = false\n",
+    };
+    int i = 0;
+    for (const auto& text : texts) {
+        const std::vector<std::byte> body(reinterpret_cast<const std::byte*>(text.data()),
+                                          reinterpret_cast<const std::byte*>(text.data() + text.size()));
+        write_file(out / "policy" / ("policy-" + std::to_string(i++)), {}, body);
+        ++seeds_written;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -438,6 +464,7 @@ int main(int argc, char** argv) {
         make_role_seeds(out);
         make_record_seeds(out);
         make_api_seeds(out);
+        make_policy_seeds(out);
         std::cout << "make_seeds: " << seeds_written << " seeds in " << out.string() << "\n";
     } catch (const std::exception& e) {
         std::cerr << "make_seeds: " << e.what() << "\n";

@@ -222,12 +222,45 @@ namespace tlsw::detail {
 
 // ---- policy text ---------------------------------------------------------
 
-/** Checks a policy in Botan's text format ("key = value" lines) before
-    anything uses it: Text_Policy parses its values only when the handshake
-    asks for them, so a bad value would otherwise fail the first handshake
-    with a decode_error. Returns the sentence naming the line and key, or
-    nothing when the policy is sound. */
-inline std::optional<std::string> check_policy_text(const std::string& text) {
+/** Reads every value of `policy` that tlsw or Botan reads from a policy
+    (Text_Policy parses a value only when asked for it, and may throw then):
+    what this survives, a handshake survives too. Throws what Botan throws. */
+inline void read_every_policy_value(const Botan::TLS::Policy& policy) {
+    static_cast<void>(policy.to_string());  // Policy::print: most values; the identity hashes it
+    static_cast<void>(policy.allowed_ciphers());
+    static_cast<void>(policy.allowed_macs());
+    static_cast<void>(policy.allowed_key_exchange_methods());
+    static_cast<void>(policy.allowed_signature_methods());
+    static_cast<void>(policy.allowed_signature_hashes());
+    static_cast<void>(policy.key_exchange_groups());
+    static_cast<void>(policy.srtp_profiles());
+    static_cast<void>(policy.session_ticket_lifetime());
+    static_cast<void>(policy.require_client_certificate_authentication());
+    static_cast<void>(policy.allow_client_initiated_renegotiation());
+    static_cast<void>(policy.allow_server_initiated_renegotiation());
+    static_cast<void>(policy.latest_supported_version(false));  // throws when no version is left
+    read_version_policy_values(policy);  // the values only this Botan version has
+}
+
+/** A policy in Botan's text format ("key = value" lines), checked and
+    rewritten as the text Botan is given. */
+struct checked_policy_text {
+    /** One "key = value" line per setting, in order: no comments, blank
+        lines, carriage returns or extra spaces. Botan reads this text, so
+        it reads exactly the values that were checked (it would keep a
+        "\r" in a value, and Text_Policy throws when that value is read). */
+    std::string text;
+    /** For each line of `text`, the number of the line it came from. */
+    std::vector<std::size_t> source_lines;
+};
+
+/** Checks a policy in Botan's text format before anything uses it:
+    Text_Policy parses its values only when the handshake asks for them, so
+    a bad value would otherwise fail the first handshake with a
+    decode_error, or throw out of whatever reads it first. Returns the
+    checked text, or the sentence naming the line and key. The text's own
+    line ends may be LF or CRLF. Work is linear in the text's length. */
+[[nodiscard]] inline expected<checked_policy_text, std::string> check_policy_text(std::string_view text) {
     using kind = policy_value;
     static const std::map<std::string, kind, std::less<>> keys = [] {
         std::map<std::string, kind, std::less<>> all = {
@@ -300,7 +333,17 @@ inline std::optional<std::string> check_policy_text(const std::string& text) {
         }
         return out;
     };
+    // Botan drops a group it does not know; its name table is not
+    // exported, so ask it one group at a time.
+    const auto known_group = [](const std::string& name) {
+        try {
+            return !Botan::TLS::Text_Policy("key_exchange_groups = " + name).key_exchange_groups().empty();
+        } catch (const std::exception&) {
+            return false;
+        }
+    };
 
+    checked_policy_text out;
     std::size_t line_no = 0;
     std::string_view rest = text;
     while (!rest.empty()) {
@@ -314,60 +357,108 @@ inline std::optional<std::string> check_policy_text(const std::string& text) {
         const std::string where = "policy line " + std::to_string(line_no);
         const auto eq = line.find('=');
         if (eq == std::string_view::npos)
-            return where + ": expected 'key = value', got '" + std::string(line) + "'";
+            return unexpected(where + ": expected 'key = value', got '" + std::string(line) + "'");
         const std::string key(trim(line.substr(0, eq)));
         const std::string value(trim(line.substr(eq + 1)));
         const auto it = keys.find(key);
         if (it == keys.end())
-            return where + ": unknown key '" + key + "'";
+            return unexpected(where + ": unknown key '" + key + "'");
         const std::string bad = where + ": key '" + key + "' has a bad value '" + value + "': ";
+        std::vector<std::string> checked;  // the value's words, each checked
         switch (it->second) {
         case kind::boolean:
             if (value != "true" && value != "True" && value != "false" && value != "False")
-                return bad + "expected true or false";
+                return unexpected(bad + "expected true or false");
+            checked = {value};
             break;
         case kind::number:
             if (!is_number(value))
-                return bad + "expected a whole number";
+                return unexpected(bad + "expected a whole number");
+            checked = {value};
             break;
         case kind::numbers:
-            for (const auto& w : words(value))
+            checked = words(value);
+            for (const auto& w : checked)
                 if (!is_number(w) || std::stoul(w) > 0xFFFF)
-                    return bad + "'" + w + "' is not a 16-bit number";
+                    return unexpected(bad + "'" + w + "' is not a 16-bit number");
             break;
         case kind::groups:
-            // Botan drops a group it does not know; its name table is
-            // not exported, so ask it one group at a time.
-            for (const auto& w : words(value))
-                if (Botan::TLS::Text_Policy("key_exchange_groups = " + w).key_exchange_groups().empty())
-                    return bad + "unknown group '" + w + "'";
+            checked = words(value);
+            for (const auto& w : checked)
+                if (!known_group(w))
+                    return unexpected(bad + "unknown group '" + w + "'");
             break;
         default:
-            for (const auto& w : words(value))
+            checked = words(value);
+            for (const auto& w : checked)
                 if (!known.at(it->second).contains(w))
-                    return bad + "unknown name '" + w + "'";
+                    return unexpected(bad + "unknown name '" + w + "'");
             break;
         }
+        // Botan refuses a line that ends at its '='.
+        if (checked.empty())
+            return unexpected(where + ": key '" + key + "' has no value");
+        out.text += key + " =";
+        for (const auto& w : checked)
+            out.text += ' ' + w;
+        out.text += '\n';
+        out.source_lines.push_back(line_no);
     }
-
-    // What the values combine to: Botan's own parse, and a policy that
-    // leaves no cipher suite would fail every handshake.
-    try {
-        const Botan::TLS::Text_Policy policy(text);
-        return policy_leaves_no_suite(policy);
-    } catch (const std::exception& e) {
-        return std::string("policy: ") + e.what();
-    }
+    return out;
 }
 
-/** A checked policy text (check_policy_text) as Botan's Text_Policy, or
-    the sentence saying why Botan refuses it. */
-inline expected<std::shared_ptr<const Botan::TLS::Policy>, std::string> parse_policy_text(const std::string& text) {
+/** A checked policy text (check_policy_text) as Botan's Text_Policy, or the
+    sentence saying why Botan refuses it: every value is read now, so that
+    nothing reading it later throws. A refusal names the first line whose
+    policy, with the lines before it, Botan refuses (a value out of Botan's
+    range, or lines that together leave no TLS version), found by bisection:
+    a few more parses of the text. */
+[[nodiscard]] inline expected<std::shared_ptr<const Botan::TLS::Policy>, std::string>
+parse_policy_text(const checked_policy_text& checked) {
+    // Botan's refusal of the first `lines` lines, or nothing.
+    const auto refusal = [&](std::size_t lines) -> std::optional<std::string> {
+        std::size_t end = 0;
+        for (std::size_t i = 0; i < lines; ++i)
+            end = checked.text.find('\n', end) + 1;
+        try {
+            read_every_policy_value(Botan::TLS::Text_Policy(checked.text.substr(0, end)));
+            return std::nullopt;
+        } catch (const std::exception& e) {
+            return std::string(e.what());
+        }
+    };
+    std::shared_ptr<const Botan::TLS::Policy> policy;
+    std::string why;
     try {
-        return std::make_shared<Botan::TLS::Text_Policy>(text);
+        auto parsed = std::make_shared<Botan::TLS::Text_Policy>(checked.text);
+        read_every_policy_value(*parsed);
+        if (auto none = policy_leaves_no_suite(*parsed))
+            return unexpected(std::move(*none));
+        return parsed;
     } catch (const std::exception& e) {
-        return unexpected(std::string("policy: ") + e.what());
+        why = e.what();
     }
+    // Lines [0, good) pass (no lines: Botan's defaults), [0, bad) do not.
+    std::size_t good = 0;
+    std::size_t bad = checked.source_lines.size();
+    if (bad == 0 || refusal(0))
+        return unexpected("policy: Botan refuses it: " + why);
+    while (bad - good > 1) {
+        const std::size_t mid = good + (bad - good) / 2;
+        if (auto r = refusal(mid)) {
+            bad = mid;
+            why = std::move(*r);
+        } else {
+            good = mid;
+        }
+    }
+    std::size_t begin = 0;
+    for (std::size_t i = 0; i + 1 < bad; ++i)
+        begin = checked.text.find('\n', begin) + 1;
+    const std::string line = checked.text.substr(begin, checked.text.find('\n', begin) - begin);
+    const std::string key = line.substr(0, line.find(" ="));
+    return unexpected("policy line " + std::to_string(checked.source_lines[bad - 1]) + ": key '" + key +
+                      "': Botan refuses the policy from this line on: " + why);
 }
 
 // ---- server names ----------------------------------------------------------
@@ -619,7 +710,20 @@ private:
     }
 };
 
+/** Builds Botan's process-wide cipher-suite table, once, before any stream
+    can use it. Botan builds it on first use in a function-local static
+    whose guard its own code tests inline, outside any sanitizer's view: a
+    stream in one thread reading the table another thread just built looked
+    like a data race to ThreadSanitizer. Built here, under a guard of
+    tlsw's own (which the sanitizer sees), every thread that makes a
+    context, and so every stream, comes after it. */
+inline void build_botan_tables() {
+    static const std::size_t suites = Botan::TLS::Ciphersuite::all_known_ciphersuites().size();
+    static_cast<void>(suites);
+}
+
 inline std::shared_ptr<context_state> make_context_state(role side) {
+    build_botan_tables();
     auto state = std::make_shared<context_state>();
     state->side = side;
     return state;  // the caller finishes it and calls publish()

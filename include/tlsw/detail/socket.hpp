@@ -232,7 +232,7 @@ using addrinfo_list = std::unique_ptr<::addrinfo, addrinfo_deleter>;
 /** Resolves a host name or numeric IPv4/IPv6 address (brackets around an
     IPv6 literal are accepted) to TCP addresses. An empty host is the
     wildcard address when passive, and invalid_argument otherwise. */
-inline expected<addrinfo_list, std::error_code> resolve(std::string_view host, std::uint16_t port, bool passive) {
+[[nodiscard]] inline expected<addrinfo_list, std::error_code> resolve(std::string_view host, std::uint16_t port, bool passive) {
     if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
         host = host.substr(1, host.size() - 2);
     // An embedded NUL would silently cut the name short.
@@ -264,7 +264,7 @@ inline expected<addrinfo_list, std::error_code> resolve(std::string_view host, s
     return addrinfo_list(out);
 }
 
-inline expected<unique_fd, std::error_code> open_socket(const ::addrinfo& ai, bool nonblocking) noexcept {
+[[nodiscard]] inline expected<unique_fd, std::error_code> open_socket(const ::addrinfo& ai, bool nonblocking) noexcept {
     unique_fd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0),
                           ai.ai_protocol));
     if (!fd)
@@ -278,7 +278,7 @@ inline expected<unique_fd, std::error_code> open_socket(const ::addrinfo& ai, bo
     and makes EINTR harmless: a blocking connect() interrupted by a signal
     cannot simply be called again. Returns the last attempt's error when
     all fail. */
-inline expected<unique_fd, std::error_code> connect_any(std::string_view host, std::uint16_t port, bool nonblocking,
+[[nodiscard]] inline expected<unique_fd, std::error_code> connect_any(std::string_view host, std::uint16_t port, bool nonblocking,
                                                         std::chrono::milliseconds timeout) {
     auto list = resolve(host, port, false);
     if (!list)
@@ -322,7 +322,7 @@ inline expected<unique_fd, std::error_code> connect_any(std::string_view host, s
 
 /** Binds and listens on the first address that allows it, with
     SO_REUSEADDR so a restarted server can rebind a port in TIME_WAIT. */
-inline expected<unique_fd, std::error_code> listen_any(std::string_view address, std::uint16_t port, int backlog) {
+[[nodiscard]] inline expected<unique_fd, std::error_code> listen_any(std::string_view address, std::uint16_t port, int backlog) {
     auto list = resolve(address, port, true);
     if (!list)
         return unexpected(list.error());
@@ -351,7 +351,7 @@ inline expected<unique_fd, std::error_code> listen_any(std::string_view address,
     went away), are skipped, as accept(2) advises for Linux; EINTR
     restarts. would_block() when the listener is nonblocking and nothing is
     pending. */
-inline expected<unique_fd, std::error_code> accept_fd(int listener, bool nonblocking) noexcept {
+[[nodiscard]] inline expected<unique_fd, std::error_code> accept_fd(int listener, bool nonblocking) noexcept {
     for (;;) {
         const int fd = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | (nonblocking ? SOCK_NONBLOCK : 0));
         if (fd >= 0)
@@ -380,7 +380,7 @@ inline expected<unique_fd, std::error_code> accept_fd(int listener, bool nonbloc
 
 /** Adopts fd into a socket of the given mode; closes it on failure, so
     ownership passes in every case. */
-inline expected<unique_fd, std::error_code> adopt_fd(int fd, bool nonblocking) noexcept {
+[[nodiscard]] inline expected<unique_fd, std::error_code> adopt_fd(int fd, bool nonblocking) noexcept {
     unique_fd owned(fd);
     if (auto ec = set_nonblocking(fd, nonblocking))
         return unexpected(ec);

@@ -62,6 +62,13 @@ inline std::vector<std::pair<std::string, policy_value>> version_policy_keys() {
             {"send_fallback_scsv", policy_value::boolean}};
 }
 
+/** Reads the policy values only Botan 2 has (read_every_policy_value). */
+inline void read_version_policy_values(const Botan::TLS::Policy& policy) {
+    static_cast<void>(policy.allow_tls10());
+    static_cast<void>(policy.allow_tls11());
+    static_cast<void>(policy.send_fallback_scsv(Botan::TLS::Protocol_Version::TLS_V12));
+}
+
 /** Why a parsed text policy cannot make any handshake, or nothing. */
 inline std::optional<std::string> policy_leaves_no_suite(const Botan::TLS::Policy& policy) {
     const std::string no_suite =

@@ -180,7 +180,7 @@ private:
 
 public:
     /** Keying material (RFC 5705; see tls_stream::export_keying_material). */
-    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+    [[nodiscard]] result<std::vector<std::byte>> export_keying_material(std::string_view label,
                                                           std::optional<std::span<const std::byte>> context,
                                                           std::size_t length) const {
         if (auto refused = exporter_refusal(label, context ? context->size() : 0, length))

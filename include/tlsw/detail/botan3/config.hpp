@@ -111,6 +111,20 @@ inline std::vector<std::pair<std::string, policy_value>> version_policy_keys() {
             {"key_exchange_groups_to_offer", policy_value::groups}};
 }
 
+/** Reads the policy values only Botan 3 has (read_every_policy_value):
+    record_size_limit, for one, throws for a value above 16 bits. */
+inline void read_version_policy_values(const Botan::TLS::Policy& policy) {
+    static_cast<void>(policy.allow_tls13());
+    static_cast<void>(policy.record_size_limit());
+    static_cast<void>(policy.key_exchange_groups_to_offer());
+    static_cast<void>(policy.maximum_session_tickets_per_client_hello());
+    static_cast<void>(policy.new_session_tickets_upon_handshake_success());
+    static_cast<void>(policy.reuse_session_tickets());
+    static_cast<void>(policy.tls_13_middlebox_compatibility_mode());
+    static_cast<void>(policy.hash_hello_random());
+    static_cast<void>(policy.allow_ssl_key_log_file());
+}
+
 /** Whether `policy` leaves any cipher suite for `version`. */
 inline bool has_suites(const Botan::TLS::Policy& policy, Botan::TLS::Protocol_Version version) {
     try {

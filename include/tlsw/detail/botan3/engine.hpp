@@ -179,7 +179,7 @@ public:
         gave; without it (a text policy that does not allow the key log)
         Botan's exporter, which cannot tell an empty context from none,
         so an empty one is refused. */
-    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+    [[nodiscard]] result<std::vector<std::byte>> export_keying_material(std::string_view label,
                                                           std::optional<std::span<const std::byte>> context,
                                                           std::size_t length) const {
         if (auto refused = exporter_refusal(label, context ? context->size() : 0, length))
