@@ -49,6 +49,7 @@ struct parking {
     net::cancellation_signal second;  // ends a read's second wait (for writability)
     std::uint64_t wakeups = 0;        // times another operation (or the second wait) woke it
     bool parked = false;
+    bool for_readable = false;        // its wait is for readability (alone or with writability)
 };
 
 struct parking_lot {
@@ -289,9 +290,11 @@ struct shutdown_kind {
 
 /** Wakes the operation parked on `p`: its wait ends with
     operation_aborted and, seeing the wakeup count moved, it repeats its
-    call. */
+    call. Another operation's progress matters only to one waiting for
+    readability: bytes taken from the socket never make it less
+    writable. */
 inline void wake(parking& p) {
-    if (!p.parked)
+    if (!p.parked || !p.for_readable)
         return;
     ++p.wakeups;
     p.wake.emit(net::cancellation_type::terminal);
@@ -409,11 +412,14 @@ private:
                               net::bind_cancellation_slot(
                                   me.second.slot(),
                                   net::bind_executor(self.get_executor(), [lot = stream_.lot_](const error_code& e) {
-                                      if (!e)
-                                          wake(lot->reader);
+                                      if (!e && lot->reader.parked) {
+                                          ++lot->reader.wakeups;
+                                          lot->reader.wake.emit(net::cancellation_type::terminal);
+                                      }
                                   })));
         }
         const bool readable = want == errc::want_read || either;
+        me.for_readable = readable;
         socket.async_wait(readable ? net::socket_base::wait_read : net::socket_base::wait_write,
                           net::bind_cancellation_slot(me.wake.slot(), std::move(self)));
     }
