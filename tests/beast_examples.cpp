@@ -44,15 +44,8 @@ std::vector<std::string> beast_client(const pki_fixture& f, const std::string& p
 }  // namespace
 
 TEST_CASE("the Beast examples answer --help on stdout and refuse bad options", "[beast][examples]") {
-    for (const char* name : {"beast_client", "beast_server"}) {
-        CAPTURE(name);
-        child_process help({example(name), "--help"});
-        REQUIRE(help.wait_exit(20s) == 0);
-        CHECK(help.out().starts_with("usage: "));
-        child_process bad({example(name), "--no-such-option", "x"});
-        CHECK(bad.wait_exit(20s) == 2);
-        CHECK(bad.err().starts_with("usage: "));
-    }
+    check_usage("beast_client");
+    check_usage("beast_server");
 }
 
 TEST_CASE("beast_client fetches a page from openssl s_server -www, verifying it, and says why when it cannot",

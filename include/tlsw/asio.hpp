@@ -133,6 +133,14 @@
 
 #include <poll.h>
 
+// Opens the flavour's inline namespace inside tlsw::asio (the parts in
+// tlsw/asio/ use it too).
+#if TLSW_DETAIL_ASIO_BOOST
+#define TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE boost_flavour
+#else
+#define TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE standalone_flavour
+#endif
+
 namespace tlsw::asio {
 
 #if TLSW_DETAIL_ASIO_BOOST

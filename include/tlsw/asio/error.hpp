@@ -14,11 +14,7 @@
 #include <system_error>
 
 namespace tlsw::asio {
-#if TLSW_DETAIL_ASIO_BOOST
-inline namespace boost_flavour {
-#else
-inline namespace standalone_flavour {
-#endif
+inline namespace TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE {
 
 namespace detail {
 

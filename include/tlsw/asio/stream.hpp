@@ -34,11 +34,7 @@
 #include <utility>
 
 namespace tlsw::asio {
-#if TLSW_DETAIL_ASIO_BOOST
-inline namespace boost_flavour {
-#else
-inline namespace standalone_flavour {
-#endif
+inline namespace TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE {
 
 namespace detail {
 
@@ -118,8 +114,9 @@ public:
     tls_stream_type& tls() noexcept { return tls_; }
     const tls_stream_type& tls() const noexcept { return tls_; }
 
-    /** Reads into the first non-empty buffer of `buffers` (what one record
-        holds at most, like a socket's read_some). Completes with
+    /** Reads into the first non-empty buffer of `buffers`: what one
+        record brings, and the records the stream holds already, as far
+        as they fit (like a socket's read_some). Completes with
         void(error_code, std::size_t): at least 1 byte; 0 at once for
         empty buffers; net::error::eof after the peer's close_notify (the
         AsyncReadStream convention: async_read and Beast know it),
@@ -226,9 +223,22 @@ struct read_kind {
 
     static auto filter() { return net::enable_total_cancellation(); }
     bool empty() const noexcept { return buffer.empty(); }
+    // Records already received fill the rest of the buffer without the
+    // socket: one completion (one trip through the io_context) for all
+    // of them, not one per record.
     template <class Stream>
-    auto call(Stream& s) {
-        return s.tls().read(buffer);
+    result<std::size_t> call(Stream& s) {
+        auto r = s.tls().read(buffer);
+        if (!r)
+            return r;
+        std::size_t n = *r;
+        while (n < buffer.size() && s.tls().has_pending()) {
+            auto more = s.tls().read(buffer.subspan(n));
+            if (!more)
+                break;  // a failure is final: the next call reports it
+            n += *more;
+        }
+        return n;
     }
     template <class Stream>
     std::size_t cancelled(Stream&) {
