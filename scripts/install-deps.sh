@@ -9,7 +9,7 @@ case "${1:-build}" in
   # clang-16 only recommends libclang-rt-16-dev, which holds libFuzzer and
   # clang's sanitizer runtimes: without it the fuzz configuration cannot link.
   test) packages+=(catch2 clang-16 libclang-rt-16-dev openssl gnutls-bin curl cmake libasio-dev libboost1.81-dev debootstrap) ;;
-  bench) packages+=(libbenchmark-dev libssl-dev valgrind gnuplot-nox) ;;
+  bench) packages+=(libbenchmark-dev libssl-dev libasio-dev valgrind gnuplot-nox) ;;
   *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
 esac
 

@@ -9,6 +9,7 @@
 // Test that header file is self-contained.
 #include <tlsw/asio.hpp>
 
+#include "support/asio.hpp"
 #include "support/harness.hpp"
 #include "support/interop.hpp"
 
@@ -44,48 +45,6 @@ namespace {
 
 template <class... Policies>
 using asio_stream = tlsw::tls_stream<tlsw::asio::nonblocking_socket, Policies...>;
-
-/** One io_context, the coroutines spawned on it, and their failures. */
-struct runner {
-    net::io_context io;
-    int started = 0;
-    int finished = 0;
-    std::exception_ptr failure;
-
-    auto on_done() {
-        ++started;
-        return [this](std::exception_ptr e) {
-            if (e && !failure)
-                failure = e;
-            ++finished;
-        };
-    }
-    template <class Awaitable>
-    void spawn(Awaitable a) {
-        net::co_spawn(io, std::move(a), on_done());
-    }
-    /** Runs until every coroutine has finished (true), or `limit` passes
-        (false); rethrows the first failure, such as a REQUIRE's. */
-    bool run(std::chrono::seconds limit = 60s) {
-        io.run_for(limit);
-        if (failure)
-            std::rethrow_exception(failure);
-        return finished == started;
-    }
-};
-
-struct socket_pair {
-    net::ip::tcp::socket client;
-    net::ip::tcp::socket server;
-};
-
-socket_pair connect_pair(net::io_context& io) {
-    net::ip::tcp::acceptor acceptor(io, {net::ip::make_address("127.0.0.1"), 0});
-    net::ip::tcp::socket client(io), server(io);
-    client.connect(acceptor.local_endpoint());
-    acceptor.accept(server);
-    return {std::move(client), std::move(server)};
-}
 
 template <class T>
 std::string why(const tlsw::expected<T, std::error_code>& r) {

@@ -5,6 +5,7 @@
 // examples/meson.build when Asio is found (TLSW_EXAMPLES_DIR names the
 // programs' directory).
 
+#include "support/example_programs.hpp"
 #include "support/harness.hpp"
 #include "support/interop.hpp"
 
@@ -13,29 +14,12 @@
 #include <string>
 #include <vector>
 
-#ifndef TLSW_EXAMPLES_DIR
-#error "examples/meson.build defines TLSW_EXAMPLES_DIR"
-#endif
-
 using namespace tlsw_test;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::string example(std::string_view name) { return std::string(TLSW_EXAMPLES_DIR) + "/" + std::string(name); }
-
-}  // namespace
-
 TEST_CASE("the Asio examples answer --help on stdout and refuse bad options", "[asio][examples]") {
-    for (const char* name : {"asio_client", "asio_echo_server"}) {
-        CAPTURE(name);
-        child_process help({example(name), "--help"});
-        REQUIRE(help.wait_exit(20s) == 0);
-        CHECK(help.out().starts_with("usage: "));
-        child_process bad({example(name), "--no-such-option", "x"});
-        CHECK(bad.wait_exit(20s) == 2);
-        CHECK(bad.err().starts_with("usage: "));
-    }
+    check_usage("asio_client");
+    check_usage("asio_echo_server");
 }
 
 TEST_CASE("asio_client fetches a page from openssl s_server -www and verifies the server", "[asio][examples]") {

@@ -2,10 +2,51 @@
 #ifndef TLSW_ASIO_HPP
 #define TLSW_ASIO_HPP
 
-// tls_stream over an Asio TCP socket, and Asio operations (awaitable with
-// C++20 coroutines, or any completion token) that drive the write contract
-// for the caller. Only programs that include this header depend on Asio;
-// nothing else in tlsw includes it.
+// TLS over Asio. Only programs that include this header depend on Asio;
+// nothing else in tlsw includes it. It offers:
+// - tlsw::asio::stream<Socket, Policies...> (tlsw/asio/stream.hpp): an
+//   Asio AsyncReadStream and AsyncWriteStream (async_read_some,
+//   async_write_some, async_handshake, async_shutdown), for
+//   asio::async_read / async_read_until / async_write, coroutines and
+//   Boost.Beast;
+// - basic_socket: an Asio socket as a tlsw transport, for a tls_stream
+//   driven by hand or by the free operations at the bottom of this file.
+//
+// Completion (tlsw::asio::stream):
+// - Any completion token: a callback, use_awaitable, deferred, as_tuple,
+//   redirect_error, bind_executor, ... An operation never completes
+//   inside the function that starts it.
+// - The error_code of a TLS failure keeps all of it: ec.message() is the
+//   text a synchronous call's tls_error::message() gives (the reason, the
+//   alert and whether the peer sent it); to_tls_error(ec) gives the
+//   tls_error back (tlsw/asio/error.hpp); stream::tls().describe() adds
+//   the certificate's details. closed, truncated and the other codes
+//   without details are tlsw's own (ec == tlsw::errc::truncated); a
+//   socket failure is the socket's error_code.
+// - async_read_some completes with net::error::eof after the peer's
+//   close_notify, as a socket does at its end (async_read and Beast treat
+//   it so), and with tlsw::errc::truncated when the socket ends without it.
+// - At most one reading and one writing operation (write, handshake,
+//   shutdown) are outstanding at once, started and completed on the
+//   stream's executor (a strand on a multi-threaded io_context): one
+//   reader and one writer run in full duplex.
+// - Each resumption makes one tls_stream call, bounded by the stream's
+//   own limits (tls_stream.hpp), then waits in the io_context. No
+//   operation times out by itself: bound a silent peer by cancelling.
+//
+// Cancellation (a cancellation slot bound to the token, an awaitable
+// operator, or closing the socket) ends an operation waiting for the
+// socket with operation_aborted, and the stream stays usable:
+// - async_read_some: total cancellation; nothing is lost (a read that
+//   waits has taken nothing).
+// - async_write_some: partial cancellation; it completes with the bytes
+//   the stream had accepted (all it asked for, once encrypted, or 0).
+//   Accepted bytes are sent by later operations, before the next write's
+//   (asio::async_write reports the same count with operation_aborted).
+// - async_handshake: total; async_shutdown: terminal.
+// A wait cancelled by the other operation of the same stream (whose call
+// took the bytes this one waited for) is not a cancellation: the
+// operation repeats its call.
 //
 // Flavour: standalone Asio (<asio.hpp>, namespace ::asio) or Boost.Asio
 // (<boost/asio.hpp>, namespace boost::asio), chosen in this order:
@@ -93,6 +134,14 @@
 
 #include <poll.h>
 
+// Opens the flavour's inline namespace inside tlsw::asio (the parts in
+// tlsw/asio/ use it too).
+#if TLSW_DETAIL_ASIO_BOOST
+#define TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE boost_flavour
+#else
+#define TLSW_DETAIL_ASIO_FLAVOUR_NAMESPACE standalone_flavour
+#endif
+
 namespace tlsw::asio {
 
 #if TLSW_DETAIL_ASIO_BOOST
@@ -148,9 +197,35 @@ inline error_code from_std_error(const std::error_code& ec) noexcept {
 
 namespace detail {
 struct op_access;
+
+/** poll() on `fd` for readiness `r` at most `timeout` (negative: no
+    limit), repeated after EINTR; true when ready, or when poll() fails
+    (the next call reports what is wrong), false when the time passed. */
+inline bool poll_wait(int fd, readiness r, std::chrono::milliseconds timeout) noexcept {
+    const auto bits = static_cast<unsigned>(r);
+    pollfd p{};
+    p.fd = fd;
+    p.events = static_cast<short>(((bits & static_cast<unsigned>(readiness::readable)) ? POLLIN : 0) |
+                                  ((bits & static_cast<unsigned>(readiness::writable)) ? POLLOUT : 0));
+    const auto start = std::chrono::steady_clock::now();
+    for (;;) {
+        long long left = timeout.count();
+        if (timeout.count() > 0) {
+            const auto spent =
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+            left = std::max<long long>(0, timeout.count() - spent.count());
+        }
+        const int n = ::poll(&p, 1, left < 0 ? -1 : static_cast<int>(std::min<long long>(left, 1 << 30)));
+        if (n >= 0)
+            return n > 0;
+        if (errno != EINTR)
+            return true;
+    }
+}
 }  // namespace detail
 
-/** A connected Asio TCP socket as a tlsw transport: `Nonblocking` picks a
+/** A connected Asio stream socket (`Socket`: TCP by default, or any
+    basic_stream_socket) as a tlsw transport: `Nonblocking` picks a
     nonblocking_transport (for the asynchronous operations below, or a
     poll() loop) or a blocking_transport (a thread per connection). Both
     are waitable_transports.
@@ -171,10 +246,10 @@ struct op_access;
     Thread safety: that of the Asio socket (one thread, or one strand, at a
     time).
 */
-template <bool Nonblocking>
+template <bool Nonblocking, class Socket = net::ip::tcp::socket>
 class basic_socket {
 public:
-    using socket_type = net::ip::tcp::socket;
+    using socket_type = Socket;
     using executor_type = socket_type::executor_type;
 
     /// Nonblocking: calls never wait; blocking: calls wait for the peer.
@@ -246,25 +321,7 @@ public:
     bool wait(readiness r, std::chrono::milliseconds timeout) noexcept {
         if (!socket_.is_open())
             return true;
-        const auto bits = static_cast<unsigned>(r);
-        pollfd p{};
-        p.fd = socket_.native_handle();
-        p.events = static_cast<short>(((bits & static_cast<unsigned>(readiness::readable)) ? POLLIN : 0) |
-                                      ((bits & static_cast<unsigned>(readiness::writable)) ? POLLOUT : 0));
-        const auto start = std::chrono::steady_clock::now();
-        for (;;) {
-            long long left = timeout.count();
-            if (timeout.count() > 0) {
-                const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - start);
-                left = std::max<long long>(0, timeout.count() - spent.count());
-            }
-            const int n = ::poll(&p, 1, left < 0 ? -1 : static_cast<int>(std::min<long long>(left, 1 << 30)));
-            if (n >= 0)
-                return n > 0;
-            if (errno != EINTR)
-                return true;  // the next call reports what is wrong
-        }
+        return detail::poll_wait(socket_.native_handle(), r, timeout);
     }
 
 private:
@@ -295,7 +352,10 @@ concept async_stream = requires(Stream& s) {
 namespace detail {
 
 struct op_access {
-    static std::uint64_t bytes_read(const nonblocking_socket& t) noexcept { return t.bytes_read_; }
+    template <class Socket>
+    static std::uint64_t bytes_read(const basic_socket<true, Socket>& t) noexcept {
+        return t.bytes_read_;
+    }
     static std::uint32_t& parked(nonblocking_socket& t) noexcept { return t.parked_; }
     static std::uint64_t wakeups(const nonblocking_socket& t) noexcept { return t.wakeups_; }
 
@@ -435,7 +495,8 @@ auto start(Stream& stream, Call call, Token&& token) {
 
 }  // namespace detail
 
-// The operations. Each repeats one tls_stream call until it returns
+// The free operations, for a tls_stream<nonblocking_socket> driven by
+// hand. Each repeats one tls_stream call until it returns
 // something other than want_read / want_write, waiting in between with the
 // socket's async_wait for the readiness asked for. `stream` (and, for
 // read and write, the buffer) must outlive the operation.
@@ -590,5 +651,8 @@ net::awaitable<expected<void, std::error_code>> async_renegotiate(Stream& stream
 
 }  // inline namespace
 }  // namespace tlsw::asio
+
+#include <tlsw/asio/error.hpp>
+#include <tlsw/asio/stream.hpp>
 
 #endif

@@ -69,6 +69,19 @@ struct example_server {
     }
 };
 
+/** Checks the usage convention every example follows: `--help` prints
+    the usage on stdout and exits 0; an unknown option prints it on stderr
+    and exits 2. */
+inline void check_usage(std::string_view name) {
+    CAPTURE(name);
+    child_process help({example(name), "--help"});
+    REQUIRE(help.wait_exit(20s) == 0);
+    CHECK(help.out().starts_with("usage: "));
+    child_process bad({example(name), "--no-such-option", "x"});
+    CHECK(bad.wait_exit(20s) == 2);
+    CHECK(bad.err().starts_with("usage: "));
+}
+
 inline std::vector<std::string> example_client(const pki_fixture& f, std::uint16_t port,
                                                std::vector<std::string> extra = {}) {
     std::vector<std::string> argv = {example("client"), "--ca-file", f.ca(), "--server-name", "localhost"};
