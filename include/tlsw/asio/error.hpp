@@ -1,3 +1,7 @@
+// <tlsw/asio.hpp> first, before the guard: it picks the Asio flavour and
+// includes this header at its end, after what this header needs.
+#include <tlsw/asio.hpp>
+
 #ifndef TLSW_ASIO_ERROR_HPP
 #define TLSW_ASIO_ERROR_HPP
 
@@ -6,7 +10,6 @@
 // message() (the reason, the alert and who sent it), and back. Part of
 // <tlsw/asio.hpp>, which picks the Asio flavour.
 
-#include <tlsw/asio.hpp>
 #include <tlsw/error.hpp>
 
 #include <cstdint>

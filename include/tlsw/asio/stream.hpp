@@ -1,3 +1,7 @@
+// <tlsw/asio.hpp> first, before the guard: it picks the Asio flavour and
+// includes this header at its end, after what this header needs.
+#include <tlsw/asio.hpp>
+
 #ifndef TLSW_ASIO_STREAM_HPP
 #define TLSW_ASIO_STREAM_HPP
 
@@ -5,7 +9,6 @@
 // AsyncWriteStream. Part of <tlsw/asio.hpp> (which picks the Asio flavour);
 // the completion and cancellation rules are at the top of that header.
 
-#include <tlsw/asio.hpp>
 #include <tlsw/asio/error.hpp>
 
 #if TLSW_DETAIL_ASIO_BOOST

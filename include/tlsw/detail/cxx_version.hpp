@@ -14,6 +14,8 @@
 #if TLSW_DETAIL_CPLUSPLUS < 202002L
 #error "tlsw needs C++20 or later: compile with -std=c++20 (or -std=c++23; MSVC: /std:c++20)"
 #define TLSW_ASIO_HPP
+#define TLSW_ASIO_ERROR_HPP
+#define TLSW_ASIO_STREAM_HPP
 #define TLSW_BLOCKING_SOCKET_HPP
 #define TLSW_COMPAT_HPP
 #define TLSW_CONFIG_ERROR_HPP
