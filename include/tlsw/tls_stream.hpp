@@ -216,6 +216,21 @@ public:
     /** Most ciphertext one call reads from the transport before it returns
         want_read for lack of anything else to return (four full records). */
     static constexpr std::size_t max_read_per_call = 4 * (max_wire_record - 5);
+    /** Whether one call's transport reads are bounded by max_read_per_call:
+        only over a transport that never waits (transport_traits: can_block
+        false). A call over a transport that can block (blocking_socket, a
+        blocking memory pair, a transport that declares no traits) reads
+        until it can return, as a blocking API does: its time is bounded by
+        the transport's own timeouts, its memory by the buffers above. */
+    static constexpr bool budgeted_reads = !transport_traits<std::remove_reference_t<Transport>>::can_block;
+    /** Most warning alerts (any alert but close_notify that does not end
+        the session) a peer may send in a row without application data
+        between them; the next one fails the stream with errc::protocol
+        carrying alert::unexpected_message, which is sent to the peer.
+        (OpenSSL's limit is the same.) Empty records and handshake messages
+        are not counted: their number is bounded by what they cost the peer
+        and by the renegotiation limits. */
+    static constexpr unsigned max_warning_alerts = detail::engine::max_warning_alerts;
 
     /** A stream in the context's role over `t`. A client's ClientHello is
         prepared now and sent by the first call. */
@@ -223,7 +238,8 @@ public:
         : transport_(std::forward<Transport>(t)),
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
                                                    std::move(options.alpn), options.resume_from)),
-          release_buffers_(options.release_buffers) {}
+          release_buffers_(options.release_buffers),
+          control_owed_(!engine_->output_empty()) {}  // a client's ClientHello
 
     tls_stream(tls_stream&&) noexcept = default;
     tls_stream& operator=(tls_stream&&) noexcept = default;
@@ -436,7 +452,7 @@ public:
             if (engine_->tls13())
                 return unexpected(tls_error(errc::wrong_tls_version));
             bool started = false;
-            run([&] { started = engine_->renegotiate(); });
+            run_control([&] { started = engine_->renegotiate(); });
             if (auto e = check_usable())
                 return unexpected(*e);
             if (!started)
@@ -467,7 +483,7 @@ public:
             if (!engine_->tls13())
                 return unexpected(tls_error(errc::wrong_tls_version));
             bool sent = false;
-            run([&] { sent = engine_->update_keys(request_peer); });
+            run_control([&] { sent = engine_->update_keys(request_peer); });
             if (auto e = check_usable())
                 return unexpected(*e);
             if (!sent)
@@ -613,14 +629,20 @@ private:
     result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
         // Plaintext authenticated before a failure or the peer's
         // close_notify comes first; a reported failure dropped it.
-        if (engine_->plaintext_available() > 0)
+        if (engine_->plaintext_available() > 0) {
+            (void)flush();  // what is owed, if the transport takes it now
             return engine_->read_plaintext(buffer);
+        }
         if (auto e = check_usable(false))
             return unexpected(*e);
         if (engine_->peer_closed())
             return unexpected(tls_error(errc::closed));
-        if (buffer.empty())
+        if (buffer.empty()) {
+            // Nothing to read, but owed output is sent (see flush()).
+            if (auto r = flush(); !r && (r.error() != errc::want_write || control_owed_))
+                return unexpected(r.error());
             return 0;
+        }
         for (;;) {
             // Stuck output does not stop a read (full duplex: the peer may
             // be waiting for us to read before it reads ours).
@@ -628,11 +650,16 @@ private:
             if (auto r = flush(); !r) {
                 if (r.error() != errc::want_write)
                     return unexpected(r.error());
-                stuck = true;
-                // A transport that blocks would hold this read while our
-                // output, which the peer may be waiting for, sits queued;
-                // a record already buffered needs no transport read.
-                if (buffered_record() == 0 && !readable_now())
+                // Records of an earlier write() are that write's business:
+                // it returned want_write, and its repeat sends them. Output
+                // the stream owes on its own (a handshake message, an
+                // alert, a KeyUpdate) is the read's: the peer may wait for
+                // it before it sends what this read waits for.
+                stuck = control_owed_;
+                // A transport that blocks would hold this read while that
+                // output sits queued; a record already buffered needs no
+                // transport read.
+                if (stuck && buffered_record() == 0 && !readable_now())
                     return unexpected(r.error());
             }
             auto n = fill(buffer);
@@ -666,6 +693,10 @@ private:
         }
     }
 
+    /** The current call has read its budget (max_read_per_call) from a
+        transport that never waits; never over one that can block. */
+    bool over_budget() const noexcept { return budgeted_reads && read_this_call_ >= max_read_per_call; }
+
     /** True when a transport read cannot block: a nonblocking transport,
         or one whose readiness check says bytes are there. */
     bool readable_now() noexcept {
@@ -687,7 +718,7 @@ private:
     result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
         if (failed())
             return unexpected(*check_usable(false));
-        run([&] { engine_->close(); });
+        run_control([&] { engine_->close(); });
         if (auto r = flush(); !r)
             return r;
         if (mode != shutdown_mode::send_and_wait)
@@ -698,7 +729,7 @@ private:
             engine_->discard_plaintext();
             // Buffered records first: they need no wait.
             if (buffered_record() == 0) {
-                if (read_this_call_ >= max_read_per_call)
+                if (over_budget())
                     return unexpected(tls_error(errc::want_read));
                 if (auto r = wait_readable(deadline); !r)
                     return r;
@@ -800,6 +831,8 @@ private:
         return !failure_;
     }
 
+    /** A renegotiate() or update_keys() that could not hand its message to
+        the transport: its repeat only flushes, until the queue empties. */
     result<void> owe_flush(result<void> r) {
         renegotiation_flush_owed_ = !r && r.error() == errc::want_write;
         return r;
@@ -835,7 +868,7 @@ private:
             // stream from taking it in (that bounds the inbox), and so does
             // the call's budget.
             if (engine_->plaintext_available() > 0 ||
-                (buffered_record() == 0 && read_this_call_ >= max_read_per_call))
+                (buffered_record() == 0 && over_budget()))
                 return unexpected(tls_error(errc::want_read));
             auto n = fill({});
             if (!n)
@@ -904,6 +937,7 @@ private:
                     // Only our close_notify reply is left, and a peer that
                     // closed its socket right after its own cannot take it.
                     engine_->consume_output(out.size());
+                    output_sent();
                     return unexpected(tls_error(errc::closed));
                 }
                 return unexpected(fail(tls_error::from_transport(n.error())));
@@ -912,9 +946,27 @@ private:
                 return unexpected(fail(tls_error::from_transport(std::make_error_code(std::errc::io_error))));
             engine_->consume_output(*n);
         }
+        output_sent();
         if (failed())
             return unexpected(failure());
         return {};
+    }
+
+    /** The queue is empty: nothing is owed any more. */
+    void output_sent() noexcept {
+        control_owed_ = false;
+        renegotiation_flush_owed_ = false;
+    }
+
+    /** Runs an engine call other than send(): output it queued (the sink
+        did not take all of it) is owed by the stream itself, not by a
+        write() that returned want_write. */
+    template <class F>
+    void run_control(F&& f) {
+        const std::size_t queued = engine_->output().size();
+        run(std::forward<F>(f));
+        if (engine_->output().size() > queued)
+            control_owed_ = true;
     }
 
     /** The next record of the receive buffer, fed to the engine, after a
@@ -930,7 +982,7 @@ private:
     result<std::size_t> fill(std::span<std::byte> direct) {
         std::size_t n = rx_begin_ == rx_end_ ? 0 : buffered_record();
         if (n == 0) {
-            if (read_this_call_ >= max_read_per_call)
+            if (over_budget())
                 return unexpected(tls_error(errc::want_read));
             if (auto r = receive(); !r)
                 return unexpected(r.error());
@@ -942,7 +994,7 @@ private:
         // The engine takes all of it, whatever happens inside.
         rx_begin_ += n;
         std::size_t delivered = 0;
-        run([&] { delivered = engine_->feed(record, direct); });
+        run_control([&] { delivered = engine_->feed(record, direct); });
         if (rx_begin_ == rx_end_)
             rx_begin_ = rx_end_ = 0;
         if (failed()) [[unlikely]] {
@@ -993,7 +1045,8 @@ private:
         }
         // A partial record is shorter than a unit, so there is room for
         // a full read (an SSLv2 hello's unit is longer: still room).
-        const std::size_t room = std::min(rx_size - rx_end_, max_read_per_call - read_this_call_);
+        const std::size_t room =
+            budgeted_reads ? std::min(rx_size - rx_end_, max_read_per_call - read_this_call_) : rx_size - rx_end_;
         auto n = transport_read(std::span(rx_.get() + rx_end_, room));
         if (!n) {
             if (is_would_block(n.error())) {
@@ -1117,8 +1170,9 @@ private:
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
     std::size_t read_this_call_ = 0;        // ciphertext read by the current public call
-    bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
+    bool renegotiation_flush_owed_ = false; // renegotiate() or update_keys() returned want_write
     bool release_buffers_ = true;           // stream_options::release_buffers
+    bool control_owed_ = false;             // queued output holds more than write()'s records
 };
 
 }  // namespace tlsw
