@@ -101,8 +101,8 @@ enum class shutdown_mode : unsigned char {
     send_and_wait,  ///< then also wait for the peer's close_notify
 };
 
-/** A TLS 1.2 stream over any transport, with the write contract of
-    OpenSSL's SSL_write_ex.
+/** A TLS stream over any transport (TLS 1.2 on Botan 2; TLS 1.3 and 1.2 on
+    Botan 3), with the write contract of OpenSSL's SSL_write_ex.
 
     `Policies` pick, in any order: full_write (default) or partial_write;
     fixed_buffer (default) or moving_buffer. `Transport` models
@@ -110,15 +110,36 @@ enum class shutdown_mode : unsigned char {
     the caller's object.
 
     The stream never blocks by itself: a call blocks exactly when its
-    transport blocks. Over a nonblocking transport every call can return
-    errc::want_read or errc::want_write; the caller waits for that
-    readiness and repeats the same call (for write(), with the same
-    arguments). No call throws. A failure other than want_read / want_write
-    is final: later calls return it again.
+    transport blocks. When a call returns errc::want_read or
+    errc::want_write, the caller waits for that readiness (readable,
+    writable) and repeats the same call (for write(), with the same
+    arguments). Per transport kind (transport_traits):
+    - A transport that can block (can_block: blocking_socket, a blocking
+      memory pair, a transport that declares no traits): want_* only when
+      the transport itself returned would_block() (a timeout the user
+      set), never because of a bound of the stream's own. The one
+      exception: a write(), handshake() or renegotiate() that would have
+      to read past application data waiting for read() (at most
+      max_pending bytes are held) returns want_read: read() it, then
+      repeat (see handshake() and renegotiate()).
+    - A nonblocking transport (can_would_block, not can_block): any call
+      can return want_*, also when one call's read budget
+      (max_read_per_call) is spent: repeat it.
+    want_read asks for readability, want_write for writability. read()
+    returns want_write only when output it must send itself (a handshake
+    message, an alert, the answer to a KeyUpdate) is stuck and nothing was
+    read; records an earlier write() left queued do not count (that
+    write's repeat sends them), so a loop that waits for what each result
+    names never stalls in full duplex. Output a call leaves queued
+    (renegotiate() or update_keys() returning want_write, a handshake
+    message) is sent by the next call of any kind that the transport lets
+    write. No call throws. A failure other than want_read / want_write is
+    final: later calls return it again.
 
     Receiving: one transport read asks for what the receive buffer has
     room for behind the partial record it holds (at least rx_read_size,
-    64 KiB), within the call's budget (max_read_per_call, 72 KiB), so it
+    64 KiB), over a nonblocking transport within the call's budget
+    (max_read_per_call, 72 KiB), so it
     can bring several records; the receive buffer keeps what the
     engine has not taken yet, and the stream hands the engine one
     complete record at a time (it parses the 5-byte record header; a
@@ -136,13 +157,21 @@ enum class shutdown_mode : unsigned char {
     - Plaintext buffered in the stream (pending()) never exceeds
       max_pending bytes (one record): the stream hands the engine a
       record only while that buffer is empty, and one record at a time.
-    - One call reads at most max_read_per_call bytes of ciphertext from
-      the transport, so it processes at most that plus the rx_size bytes
-      buffered before it; when they bring nothing the call can return, it
-      returns want_read, over a blocking transport too (as SSL_read does
-      without SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming
-      alerts or handshake traffic cannot hold a call. read() returns
-      want_read only once no complete record is buffered.
+    - Over a nonblocking transport one call reads at most
+      max_read_per_call bytes of ciphertext from the transport, so it
+      processes at most that plus the rx_size bytes buffered before it;
+      when they bring nothing the call can return, it returns want_read:
+      repeat the call. Over a transport that can block a call reads on,
+      record by record (memory stays within the bounds above), until it
+      can return; its time is bounded by the transport's timeouts, as in
+      any blocking API. read() returns want_read only once no complete
+      record is buffered.
+    - At most max_warning_alerts warning alerts in a row without
+      application data between them: the next one ends the stream with
+      errc::protocol (alert::unexpected_message, sent to the peer), on
+      every transport. Empty records are processed as they arrive and are
+      not limited: a blocking read behind any number of them returns the
+      data that follows.
 
     Failure and plaintext: records authenticated before a failure (a bad
     record, a fatal alert, a transport error) in the same transport read
@@ -257,7 +286,7 @@ public:
         is kept for read(); while it waits (at most max_pending bytes) the
         stream does not read on, and the call returns want_read on any
         transport: read() the data, then repeat. */
-    result<void> handshake() {
+    [[nodiscard]] result<void> handshake() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -290,7 +319,7 @@ public:
         While a handshake needs the peer's bytes and application data the
         peer sent ahead of them waits to be read, write returns want_read
         (see handshake()). */
-    result<std::size_t> write(std::span<const std::byte> data) {
+    [[nodiscard]] result<std::size_t> write(std::span<const std::byte> data) {
         return boundary([&] {
             return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
                 return data.subspan(offset, n);
@@ -306,7 +335,7 @@ public:
         (A template, so that write({}) still means an empty write.) */
     template <std::ranges::contiguous_range Buffers>
         requires std::same_as<std::ranges::range_value_t<Buffers>, std::span<const std::byte>>
-    result<std::size_t> write(const Buffers& buffer_sequence) {
+    [[nodiscard]] result<std::size_t> write(const Buffers& buffer_sequence) {
         const std::span<const std::span<const std::byte>> buffers(buffer_sequence);
         return boundary([&] {
             std::size_t total = 0;
@@ -333,7 +362,7 @@ public:
         and a range of spans the gather write.) */
     template <class Text>
         requires detail::text_source<Text>
-    result<std::size_t> write(const Text& text) {
+    [[nodiscard]] result<std::size_t> write(const Text& text) {
         if constexpr (std::is_pointer_v<Text>) {
             if (text == nullptr)
                 return unexpected(tls_error(errc::invalid_argument));
@@ -347,17 +376,22 @@ public:
         more than the rest of one record, so record boundaries survive; 0
         for an empty buffer. Performs or completes a handshake as needed,
         which can write. Blocks until data arrives, the transport would
-        block, or an error; reads at most max_read_per_call bytes of
-        ciphertext, then returns want_read (see the class comment).
+        block, or an error; over a nonblocking transport reads at most
+        max_read_per_call bytes of ciphertext, then returns want_read (see
+        the class comment).
 
         Output the transport refuses does not stop a read: what arrived
-        is delivered and the output is retried by the next call. want_write
-        comes back only when output is stuck and nothing could be read
-        either (over a transport that can block, nothing readable now: a
-        blocking read would hold output the peer may be waiting for). Returns errc::closed after the peer's close_notify and
+        is delivered and the output is retried by the next call.
+        want_read: wait for readability. want_write (wait for
+        writability) comes back only when output the read must send
+        itself (a handshake message, an alert, a KeyUpdate answer) is
+        stuck and nothing could be read either (over a transport that can
+        block, nothing readable now: a blocking read would hold output the
+        peer may be waiting for); records of an earlier write() never make
+        it want_write. Returns errc::closed after the peer's close_notify and
         errc::truncated when the transport ends without one, in both cases
         after the data that came before. */
-    result<std::size_t> read(std::span<std::byte> buffer) {
+    [[nodiscard]] result<std::size_t> read(std::span<std::byte> buffer) {
         return boundary([&]() -> result<std::size_t> {
             auto r = read_some_plaintext(buffer);
             // Over a transport that can block, the next read would wait in
@@ -376,7 +410,7 @@ public:
         std::as_writable_bytes. */
     template <class Buffer>
         requires detail::text_sink<Buffer>
-    result<std::size_t> read(Buffer&& buffer) {
+    [[nodiscard]] result<std::size_t> read(Buffer&& buffer) {
         return read(std::as_writable_bytes(std::span(std::ranges::data(buffer), std::ranges::size(buffer))));
     }
 
@@ -390,8 +424,9 @@ public:
         wait then ends there as done. Later writes and reads return
         errc::closed.
 
-        The wait is bounded: one call reads at most max_read_per_call bytes
-        (then want_read), and `timeout`, when given, bounds the time it
+        The wait is bounded: over a nonblocking transport one call reads at
+        most max_read_per_call bytes (then want_read), over every transport
+        the warning-alert bound applies, and `timeout`, when given, bounds the time it
         waits for the peer: over a transport with wait() (a nonblocking
         socket, a memory pair of either kind) the stream waits for
         readability at most until the deadline, and returns want_read when
@@ -402,12 +437,12 @@ public:
         read that returns would_block() makes this call return want_read).
         A nonblocking transport never waits: want_read as soon as nothing
         is there. */
-    result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
+    [[nodiscard]] result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
         return boundary([&] { return close_and_wait(mode, std::nullopt); });
     }
 
     /** shutdown(mode) whose wait for the peer ends after `timeout` (see above). */
-    result<void> shutdown(shutdown_mode mode, std::chrono::milliseconds timeout) {
+    [[nodiscard]] result<void> shutdown(shutdown_mode mode, std::chrono::milliseconds timeout) {
         return boundary([&] {
             return close_and_wait(mode, std::chrono::steady_clock::now() + std::max(timeout, std::chrono::milliseconds(0)));
         });
@@ -435,7 +470,7 @@ public:
         request, on either side. TLS 1.3 has no renegotiation: under it the
         call sends nothing and returns wrong_tls_version (as SSL_renegotiate
         fails); update_keys() renews the keys instead. */
-    result<void> renegotiate() {
+    [[nodiscard]] result<void> renegotiate() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -470,7 +505,7 @@ public:
         session is TLS 1.2 (always on Botan 2), invalid_state before the
         handshake completed, closed after shutdown or the peer's
         close_notify. Never reads. */
-    result<void> update_keys(bool request_peer = false) {
+    [[nodiscard]] result<void> update_keys(bool request_peer = false) {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -502,7 +537,7 @@ public:
         carry the session's master secret, so keep them as secret as a
         private key. Returns invalid_state on a server, before a handshake
         completed, and on a moved-from stream. */
-    result<std::vector<std::byte>> export_session() const {
+    [[nodiscard]] result<std::vector<std::byte>> export_session() const {
         if (!engine_)
             return unexpected(tls_error(errc::invalid_state));
         try {
@@ -626,7 +661,7 @@ private:
         return r;
     }
 
-    result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
+    [[nodiscard]] result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
         // Plaintext authenticated before a failure or the peer's
         // close_notify comes first; a reported failure dropped it.
         if (engine_->plaintext_available() > 0) {
@@ -715,7 +750,7 @@ private:
 
     using deadline_type = std::optional<std::chrono::steady_clock::time_point>;
 
-    result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
+    [[nodiscard]] result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
         if (failed())
             return unexpected(*check_usable(false));
         run_control([&] { engine_->close(); });
@@ -746,7 +781,7 @@ private:
 
     /** Waits, when the transport can, until it is readable or `deadline`
         passes (want_read); without a deadline, returns at once. */
-    result<void> wait_readable(deadline_type deadline) {
+    [[nodiscard]] result<void> wait_readable(deadline_type deadline) {
         if (!deadline)
             return {};
         const auto now = std::chrono::steady_clock::now();
@@ -771,7 +806,7 @@ private:
         the n bytes at `offset` of the caller's data; `identity` is what a
         fixed_buffer repeat must pass again. */
     template <class Records>
-    result<std::size_t> write_records(const void* identity, std::size_t size, Records record) {
+    [[nodiscard]] result<std::size_t> write_records(const void* identity, std::size_t size, Records record) {
         if (auto e = check_usable())
             return unexpected(*e);
         if (taken_ > 0 && ((!moving_buffer && identity != retry_identity_) || size < taken_))
@@ -784,7 +819,7 @@ private:
     }
 
     template <class Records>
-    result<std::size_t> write_loop(std::size_t size, Records& record) {
+    [[nodiscard]] result<std::size_t> write_loop(std::size_t size, Records& record) {
         // partial_write: one record per call, and a repeat after want_* only
         // flushes the record the first attempt committed.
         const std::size_t goal = partial_write ? (taken_ > 0 ? taken_ : std::min(size, max_record)) : size;
@@ -833,7 +868,7 @@ private:
 
     /** A renegotiate() or update_keys() that could not hand its message to
         the transport: its repeat only flushes, until the queue empties. */
-    result<void> owe_flush(result<void> r) {
+    [[nodiscard]] result<void> owe_flush(result<void> r) {
         renegotiation_flush_owed_ = !r && r.error() == errc::want_write;
         return r;
     }
@@ -841,7 +876,7 @@ private:
     /** Feeds the engine what the transport already holds, without waiting.
         Returns want_read when plaintext waits in the inbox and more may be
         readable: reading on would let a streaming peer grow the inbox. */
-    result<void> take_in_arrived() {
+    [[nodiscard]] result<void> take_in_arrived() {
         using traits = transport_traits<transport_value>;
         constexpr bool can_ask = waitable_transport<transport_value>;
         // A transport that could block and offers no way to ask is not read.
@@ -880,7 +915,7 @@ private:
 
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
-    result<void> finish_handshake() {
+    [[nodiscard]] result<void> finish_handshake() {
         // The hot path of every write: established, nothing queued.
         if (!engine_->handshake_in_flight() && quiet()) [[likely]]
             return {};
@@ -979,7 +1014,7 @@ private:
         read is refused (want_read) once the call's budget is spent. When
         a record fails, the plaintext of the records before it has been
         returned already, and the failure is this call's. */
-    result<std::size_t> fill(std::span<std::byte> direct) {
+    [[nodiscard]] result<std::size_t> fill(std::span<std::byte> direct) {
         std::size_t n = rx_begin_ == rx_end_ ? 0 : buffered_record();
         if (n == 0) {
             if (over_budget())
@@ -1034,7 +1069,7 @@ private:
     /** One transport read into the receive buffer, behind the partial
         record it holds (moved to the front): as much as the buffer has
         room for (rx_read_size or more), within the call's budget. */
-    result<void> receive() {
+    [[nodiscard]] result<void> receive() {
         if (!rx_) {  // not zeroed: only what the transport wrote is read
             rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
             rx_begin_ = rx_end_ = 0;
@@ -1069,14 +1104,14 @@ private:
     }
 
     /** The transport's calls, with an exception turned into its error. */
-    io_result transport_read(std::span<std::byte> in) noexcept {
+    [[nodiscard]] io_result transport_read(std::span<std::byte> in) noexcept {
         try {
             return transport_.read_some(in);
         } catch (...) {
             return unexpected(thrown_error());
         }
     }
-    io_result transport_write(std::span<const std::byte> out) noexcept {
+    [[nodiscard]] io_result transport_write(std::span<const std::byte> out) noexcept {
         try {
             return transport_.write_some(out);
         } catch (...) {
