@@ -202,10 +202,16 @@ enum class shutdown_mode : unsigned char {
     (transport_traits::can_block), a read() that leaves the receive
     buffer empty (its next read would wait in the kernel anyway). So an
     established stream waiting for its peer holds none (buffer_capacity()
-    is 0), while bulk transfer over a nonblocking transport, whose reads
-    find data, keeps them and allocates nothing per record; a nonblocking
-    reader that drains its socket until want_read allocates the receive
-    buffer once per wake-up, a blocking one once per read that empties it.
+    is 0). A stream without a receive buffer reads idle_read_size bytes
+    into the call's stack first and allocates the buffer only when that
+    read did not bring exactly one whole record: request/response traffic
+    of small messages allocates nothing per message over any transport,
+    even though the stream goes idle between messages. Bulk transfer over
+    a nonblocking transport, whose reads find data, keeps the buffers and
+    allocates nothing per record; over a transport that can block, the
+    receive buffer is allocated once per transport read of more than one
+    record (up to rx_read_size bytes, several records) and freed when
+    read() has taken them.
 
     One thread at a time may use a stream, like an SSL*.
 */
@@ -235,6 +241,12 @@ public:
         so that 16 KiB records (16,413 bytes on the wire) fill receives of
         64 KiB and more. */
     static constexpr std::size_t rx_read_size = 65536;
+    /** What a stream that holds no receive buffer (an idle one, see
+        "Memory") reads from the transport at once, into the stack of the
+        call: a record of up to about 4 KiB of plaintext that arrives alone
+        is processed there and needs no buffer; anything else moves into
+        a receive buffer allocated then. */
+    static constexpr std::size_t idle_read_size = 4096;
     /** The receive buffer's size, and so the most ciphertext the stream
         holds unprocessed: a read of rx_read_size behind the partial record
         an earlier read left (at most one record). */
@@ -1019,6 +1031,11 @@ private:
         if (n == 0) {
             if (over_budget())
                 return unexpected(tls_error(errc::want_read));
+            // A stream that holds no receive buffer (it went idle) reads
+            // into the stack first: a message of one small record needs no
+            // buffer at all.
+            if (!rx_ && engine_->awaiting() == 0)
+                return fill_from_stack(direct);
             if (auto r = receive(); !r)
                 return unexpected(r.error());
             n = buffered_record();
@@ -1028,6 +1045,35 @@ private:
         const std::span<const std::byte> record(rx_.get() + rx_begin_, n);
         // The engine takes all of it, whatever happens inside.
         rx_begin_ += n;
+        return feed_record(record, direct);
+    }
+
+    /** fill() for a stream without a receive buffer: one transport read of
+        at most idle_read_size bytes into the stack; when it brought exactly
+        one record, the engine takes it from there, else the bytes move to a
+        receive buffer allocated now and the record at its front is fed. */
+    [[gnu::noinline]] result<std::size_t> fill_from_stack(std::span<std::byte> direct) {
+        std::byte stack[idle_read_size];  // not zeroed: only what the transport wrote is read
+        const std::size_t room =
+            budgeted_reads ? std::min(idle_read_size, max_read_per_call - read_this_call_) : idle_read_size;
+        auto n = transport_read(std::span(stack, room));
+        if (auto r = check_read(n, room); !r)
+            return unexpected(r.error());
+        if (record_unit(stack, *n) == *n)
+            return feed_record(std::span<const std::byte>(stack, *n), direct);
+        rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
+        std::memcpy(rx_.get(), stack, *n);
+        rx_begin_ = 0;
+        rx_end_ = *n;
+        const std::size_t unit = buffered_record();
+        if (unit == 0)
+            return std::size_t(0);
+        rx_begin_ += unit;
+        return feed_record(std::span<const std::byte>(rx_.get(), unit), direct);
+    }
+
+    /** Feeds one record, already taken off the receive buffer, to the engine. */
+    [[nodiscard]] result<std::size_t> feed_record(std::span<const std::byte> record, std::span<std::byte> direct) {
         std::size_t delivered = 0;
         run_control([&] { delivered = engine_->feed(record, direct); });
         if (rx_begin_ == rx_end_)
@@ -1052,17 +1098,20 @@ private:
         alert, or by saying how much it needs. */
     std::size_t buffered_record() const noexcept {
         const std::size_t available = rx_end_ - rx_begin_;
-        std::size_t unit = engine_->awaiting();
-        if (unit == 0) {
-            if (available < 5)
-                return 0;
-            const std::byte* header = rx_.get() + rx_begin_;
-            const std::size_t length =
-                std::to_integer<std::size_t>(header[3]) << 8 | std::to_integer<std::size_t>(header[4]);
-            const auto type = std::to_integer<unsigned>(header[0]);
-            const bool framed = type >= 20 && type <= 23 && header[1] == std::byte{3} && length <= max_wire_record - 5;
-            unit = framed ? 5 + length : 5;
-        }
+        if (const std::size_t unit = engine_->awaiting(); unit > 0)
+            return available >= unit ? unit : 0;
+        return record_unit(rx_.get() + rx_begin_, available);
+    }
+
+    /** Length of the record (or lone odd header) at the front of the
+        `available` bytes at `p` when all of it is there, else 0. */
+    static std::size_t record_unit(const std::byte* p, std::size_t available) noexcept {
+        if (available < 5)
+            return 0;
+        const std::size_t length = std::to_integer<std::size_t>(p[3]) << 8 | std::to_integer<std::size_t>(p[4]);
+        const auto type = std::to_integer<unsigned>(p[0]);
+        const bool framed = type >= 20 && type <= 23 && p[1] == std::byte{3} && length <= max_wire_record - 5;
+        const std::size_t unit = framed ? 5 + length : 5;
         return available >= unit ? unit : 0;
     }
 
@@ -1083,6 +1132,16 @@ private:
         const std::size_t room =
             budgeted_reads ? std::min(rx_size - rx_end_, max_read_per_call - read_this_call_) : rx_size - rx_end_;
         auto n = transport_read(std::span(rx_.get() + rx_end_, room));
+        if (auto r = check_read(n, room); !r)
+            return r;
+        rx_end_ += *n;
+        return {};
+    }
+
+    /** What a transport read of at most `room` bytes returned, as the
+        stream sees it: bytes (counted against the call's budget), or
+        want_read (the stream is idle: its buffers go), or a failure. */
+    [[nodiscard]] result<void> check_read(const io_result& n, std::size_t room) {
         if (!n) {
             if (is_would_block(n.error())) {
                 // Nothing to read: idle, as far as the stream can tell.
@@ -1099,7 +1158,6 @@ private:
             return unexpected(fail(tls_error(errc::truncated)));
         }
         read_this_call_ += *n;
-        rx_end_ += *n;
         return {};
     }
 
