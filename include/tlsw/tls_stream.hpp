@@ -105,7 +105,9 @@ enum class shutdown_mode : unsigned char {
     Botan 3), with the write contract of OpenSSL's SSL_write_ex.
 
     `Policies` pick, in any order: full_write (default) or partial_write;
-    fixed_buffer (default) or moving_buffer. `Transport` models
+    fixed_buffer (default) or moving_buffer; checked_retry (default
+    without NDEBUG) or unchecked_retry (default with NDEBUG: no cost).
+    `Transport` models
     tlsw::transport; it may be a reference, in which case the stream uses
     the caller's object.
 
@@ -229,6 +231,8 @@ public:
     using transport_type = Transport;
     static constexpr bool partial_write = policies::partial_write;
     static constexpr bool moving_buffer = policies::moving_buffer;
+    /** checked_retry: a repeated write's bytes are checked (see policy.hpp). */
+    static constexpr bool checked_retry = policies::checked_retry;
     /** Most plaintext one record carries, and so one partial write returns. */
     static constexpr std::size_t max_record = detail::engine::max_record;
     /** The largest TLS 1.2 record on the wire: a 5-byte header and at
@@ -823,11 +827,39 @@ private:
             return unexpected(*e);
         if (taken_ > 0 && ((!moving_buffer && identity != retry_identity_) || size < taken_))
             return unexpected(tls_error(errc::bad_write_retry));
+        if constexpr (checked_retry) {
+            if (taken_ > 0 && taken_fingerprint(record) != fingerprint_)
+                return unexpected(tls_error(errc::bad_write_retry));
+        }
         retry_identity_ = identity;
         auto r = write_loop(size, record);
         if (r || !r.error().retryable())
             taken_ = 0;
+        else if constexpr (checked_retry)
+            fingerprint_ = taken_ > 0 ? taken_fingerprint(record) : 0;
         return r;
+    }
+
+    /** checked_retry: a hash of the first and the last max_record bytes
+        (at most) of what a write took, so that a check costs at most two
+        records' worth of hashing however large the write. Not
+        cryptographic: it catches a caller's mistake, not an attacker. */
+    template <class Records>
+    std::uint64_t taken_fingerprint(Records& record) {
+        std::uint64_t h = 0x9E3779B97F4A7C15ull ^ taken_;
+        const auto mix = [&h](std::span<const std::byte> bytes) {
+            for (std::byte b : bytes) {
+                h ^= std::to_integer<std::uint64_t>(b);
+                h *= 0x100000001B3ull;  // FNV-1a
+            }
+        };
+        const std::size_t head = std::min(taken_, max_record);
+        mix(record(0, head));
+        if (taken_ > head) {
+            const std::size_t tail = std::min(taken_ - head, max_record);
+            mix(record(taken_ - tail, tail));
+        }
+        return h;
     }
 
     template <class Records>
@@ -1034,7 +1066,7 @@ private:
             // A stream that holds no receive buffer (it went idle) reads
             // into the stack first: a message of one small record needs no
             // buffer at all.
-            if (!rx_ && engine_->awaiting() == 0)
+            if (!rx_ && at_record_boundary())
                 return fill_from_stack(direct);
             if (auto r = receive(); !r)
                 return unexpected(r.error());
@@ -1070,6 +1102,15 @@ private:
             return std::size_t(0);
         rx_begin_ += unit;
         return feed_record(std::span<const std::byte>(rx_.get(), unit), direct);
+    }
+
+    /** The engine holds no partial record: Botan 2 then needs nothing,
+        Botan 3 asks for a record header (5 bytes). The rest of a record it
+        holds the start of is never 5 bytes: an AEAD record's body is
+        longer. */
+    bool at_record_boundary() const noexcept {
+        const std::size_t need = engine_->awaiting();
+        return need == 0 || need == 5;
     }
 
     /** Feeds one record, already taken off the receive buffer, to the engine. */
@@ -1266,6 +1307,9 @@ private:
     bool renegotiation_flush_owed_ = false; // renegotiate() or update_keys() returned want_write
     bool release_buffers_ = true;           // stream_options::release_buffers
     bool control_owed_ = false;             // queued output holds more than write()'s records
+    struct no_fingerprint {};
+    // checked_retry: taken_fingerprint() of the write that returned want_*.
+    [[no_unique_address]] std::conditional_t<checked_retry, std::uint64_t, no_fingerprint> fingerprint_{};
 };
 
 }  // namespace tlsw
