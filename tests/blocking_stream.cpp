@@ -114,17 +114,18 @@ TEMPLATE_LIST_TEST_CASE("a handshake with a 200 KiB certificate chain runs insid
     REQUIRE(client.info().peer_chain.size() == 2);
 }
 
-TEST_CASE("a TLS 1.2 renegotiation with a 200 KiB certificate chain completes inside blocking reads and writes",
-          "[blocking][renegotiation]") {
-    // Started by either side; the other side's read() takes the request
-    // and the full handshake (the server has no cache to resume from).
-    const bool client_starts = GENERATE(true, false);
-    CAPTURE(client_starts);
+namespace {
+
+/** Connects a client and a server over blocking sockets, runs the
+    handshake, then has `starter` (client or server) call `start` and write
+    1000 bytes, while the other side, in a thread, reads them (taking in
+    whatever `start` began) and answers with 2000 bytes. Every call is a
+    blocking one: none may return want_*. */
+template <class Start>
+void start_then_exchange(tlsw::context client_ctx, tlsw::context server_ctx, bool client_starts, Start start) {
     using stream = tlsw::tls_stream<tlsw::blocking_socket>;
     auto pair = connect_pair<tlsw::blocking_socket>();
-    auto server_ctx = tls12(huge_server());
-    server_ctx.allow_client_renegotiation(true);
-    stream client(tls12(huge_client()), std::move(pair.client), localhost());
+    stream client(client_ctx, std::move(pair.client), localhost());
     stream server(server_ctx, std::move(pair.server));
     const auto ping = pattern(1000, 1), pong = pattern(2000, 2);
 
@@ -139,26 +140,38 @@ TEST_CASE("a TLS 1.2 renegotiation with a 200 KiB certificate chain completes in
     tlsw::result<std::vector<std::byte>> got = tlsw::unexpected(tlsw::tls_error(errc::invalid_state));
     tlsw::result<std::size_t> answered = 0;
     std::thread peer([&] {
-        got = read_blocking(other, ping.size());  // takes the request, runs the handshake, then the data
+        got = read_blocking(other, ping.size());  // takes in what start() began, then the data
         if (got)
             answered = other.write(pong);
     });
-    auto r = starter.renegotiate();
-    INFO("renegotiate: " << outcome(r));
-    REQUIRE(r);
-    auto w = starter.write(ping);  // completes the renegotiation first
+    tlsw::result<void> started = start(starter);
+    auto w = started ? starter.write(ping) : tlsw::unexpected(started.error());  // completes it first
     auto back = w ? read_blocking(starter, pong.size()) : tlsw::unexpected(w.error());
     peer.join();
-    INFO("write: " << outcome(w) << ", peer read: " << outcome(got) << ", peer write: " << outcome(answered)
-                   << ", read: " << outcome(back));
-    REQUIRE(w);
+    INFO("start: " << outcome(started) << ", write: " << outcome(w) << ", peer read: " << outcome(got)
+                   << ", peer write: " << outcome(answered) << ", read: " << outcome(back));
+    REQUIRE(back);
     REQUIRE(got);
     REQUIRE(answered);
-    REQUIRE(back);
     CHECK_SAME_BYTES(*got, ping);
     CHECK_SAME_BYTES(*back, pong);
-    CHECK(client.info().handshakes == 2);
-    CHECK(server.info().handshakes == 2);
+    if (client.info().version == "TLS v1.2") {  // a renegotiation: a second handshake
+        CHECK(client.info().handshakes == 2);
+        CHECK(server.info().handshakes == 2);
+    }
+}
+
+}  // namespace
+
+TEST_CASE("a TLS 1.2 renegotiation with a 200 KiB certificate chain completes inside blocking reads and writes",
+          "[blocking][renegotiation]") {
+    // Started by either side; the other side's read() takes the request
+    // and the full handshake (the server has no cache to resume from).
+    const bool client_starts = GENERATE(true, false);
+    CAPTURE(client_starts);
+    auto server_ctx = tls12(huge_server());
+    server_ctx.allow_client_renegotiation(true);
+    start_then_exchange(tls12(huge_client()), server_ctx, client_starts, [](auto& s) { return s.renegotiate(); });
 }
 
 TEST_CASE("a TLS 1.3 KeyUpdate over a session with a 200 KiB certificate chain completes inside blocking calls",
@@ -167,35 +180,5 @@ TEST_CASE("a TLS 1.3 KeyUpdate over a session with a 200 KiB certificate chain c
         return;  // TLS 1.3 needs Botan 3
     const bool client_starts = GENERATE(true, false);
     CAPTURE(client_starts);
-    using stream = tlsw::tls_stream<tlsw::blocking_socket>;
-    auto pair = connect_pair<tlsw::blocking_socket>();
-    stream client(huge_client(), std::move(pair.client), localhost());
-    stream server(huge_server(), std::move(pair.server));
-    const auto ping = pattern(1000, 1), pong = pattern(2000, 2);
-
-    bool server_ok = false;
-    std::thread t([&] { server_ok = server.handshake().has_value(); });
-    REQUIRE(client.handshake());
-    t.join();
-    REQUIRE(server_ok);
-
-    stream& starter = client_starts ? client : server;
-    stream& other = client_starts ? server : client;
-    tlsw::result<std::vector<std::byte>> got = tlsw::unexpected(tlsw::tls_error(errc::invalid_state));
-    tlsw::result<std::size_t> answered = 0;
-    std::thread peer([&] {
-        got = read_blocking(other, ping.size());  // answers the KeyUpdate inside
-        if (got)
-            answered = other.write(pong);
-    });
-    auto u = starter.update_keys(true);
-    auto w = u ? starter.write(ping) : tlsw::unexpected(u.error());
-    auto back = w ? read_blocking(starter, pong.size()) : tlsw::unexpected(w.error());
-    peer.join();
-    INFO("update_keys: " << outcome(u) << ", write: " << outcome(w) << ", peer read: " << outcome(got)
-                         << ", read: " << outcome(back));
-    REQUIRE(back);
-    REQUIRE(got);
-    CHECK_SAME_BYTES(*got, ping);
-    CHECK_SAME_BYTES(*back, pong);
+    start_then_exchange(huge_client(), huge_server(), client_starts, [](auto& s) { return s.update_keys(true); });
 }
