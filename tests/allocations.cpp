@@ -276,3 +276,74 @@ TEST_CASE("the allocation count gives each allocation to the code that asked for
     CHECK(botan.own == 0);
     CHECK(botan.botan >= 1);
 }
+
+namespace {
+
+/** A memory_pair end that declares it blocks: a read finds the peer's
+    message already there (one thread plays both sides), but the stream
+    treats it as a blocking transport. */
+class declared_blocking {
+public:
+    [[maybe_unused]] static constexpr bool can_block = true;
+    [[maybe_unused]] static constexpr bool can_would_block = false;
+    explicit declared_blocking(tlsw::memory_pair::end next) : next_(std::move(next)) {}
+    tlsw::io_result read_some(std::span<std::byte> in) { return next_.read_some(in); }
+    tlsw::io_result write_some(std::span<const std::byte> out) { return next_.write_some(out); }
+
+private:
+    tlsw::memory_pair::end next_;
+};
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("a request/response loop of 100-byte messages allocates nothing per round trip over blocking "
+                        "and nonblocking transports, and the idle streams hold no buffer",
+                        "[allocations][performance][idle]", all_policies) {
+    // Each side goes idle between messages: a blocking read() that empties
+    // the receive buffer, a nonblocking reader that drains until want_read.
+    const bool blocking = GENERATE(true, false);
+    INFO((blocking ? "blocking" : "nonblocking") << " transport");
+    auto run = [&]<class end>() {
+        using stream = typename TestType::template stream<end>;
+        auto [a, b] = tlsw::memory_pair::make(256 * 1024);
+        stream client(client_context(), end(std::move(a)), localhost());
+        stream server(server_context(), end(std::move(b)));
+        handshake_both(client, server);
+        const auto request = pattern(100, 1), response = pattern(100, 2);
+        std::vector<std::byte> buffer(1000);
+        bool ok = true;
+        auto receive = [&](stream& s) {
+            auto m = s.read(buffer);
+            ok = ok && m && *m == 100;
+            if constexpr (!tlsw::transport_traits<end>::can_block) {
+                auto idle = s.read(buffer);  // drains: the stream goes idle
+                ok = ok && !idle && idle.error() == tlsw::errc::want_read;
+            }
+        };
+        auto round_trip = [&] {
+            ok = ok && client.write(request).value_or(0) == 100;
+            receive(server);
+            ok = ok && server.write(response).value_or(0) == 100;
+            receive(client);
+        };
+        for (int i = 0; i < 8; ++i)
+            round_trip();
+        REQUIRE(ok);
+        constexpr std::size_t trips = 64;
+        const auto counted = count_allocations([&] {
+            for (std::size_t i = 0; i < trips; ++i)
+                round_trip();
+        });
+        REQUIRE(ok);
+        if (counted.own > 0)
+            print_recorded();
+        INFO("tlsw's own: " << counted.own << " allocations in " << trips << " round trips");
+        CHECK(counted.own == 0);
+        CHECK(client.buffer_capacity() == 0);
+        CHECK(server.buffer_capacity() == 0);
+    };
+    if (blocking)
+        run.template operator()<declared_blocking>();
+    else
+        run.template operator()<tlsw::memory_pair::end>();
+}

@@ -618,13 +618,20 @@ TEMPLATE_LIST_TEST_CASE("one transport read brings several records and read() re
     }
     REQUIRE_FALSE(reader.has_pending());  // nothing received yet
 
+    // An idle reader has no receive buffer: its first transport read
+    // takes idle_read_size bytes into the stack, the next one the rest;
+    // one that kept its buffer reads once.
     std::vector<std::byte> buffer(64 * 1024);
     const auto reads_before = reader.transport().counters().reads;
+    std::uint64_t first_call_reads = 0;
     for (std::size_t i = 0; i < records.size(); ++i) {
         auto n = reader.read(buffer);
         REQUIRE(n);
         CHECK_SAME_BYTES(std::span(buffer).first(*n), records[i]);
-        CHECK(reader.transport().counters().reads - reads_before == 1);
+        if (i == 0)
+            first_call_reads = reader.transport().counters().reads - reads_before;
+        CHECK((first_call_reads == 1 || first_call_reads == 2));
+        CHECK(reader.transport().counters().reads - reads_before == first_call_reads);
         CHECK(reader.pending() == 0);  // straight into the caller's buffer
         CHECK(reader.has_pending() == (i + 1 < records.size()));
     }

@@ -121,7 +121,7 @@ public:
             peer closed and everything it wrote was read), or would_block()
             (nonblocking only) when nothing is buffered. A blocking end
             waits until bytes arrive or the peer closes. */
-        io_result read_some(std::span<std::byte> in) {
+        [[nodiscard]] io_result read_some(std::span<std::byte> in) {
             if (!state_)
                 return unexpected(std::make_error_code(std::errc::bad_file_descriptor));
             if (in.empty())
@@ -144,7 +144,7 @@ public:
             the count taken, would_block() (nonblocking only) when the buffer
             is full, or broken_pipe once the peer closed. A blocking end
             waits until there is room. */
-        io_result write_some(std::span<const std::byte> out) {
+        [[nodiscard]] io_result write_some(std::span<const std::byte> out) {
             if (!state_)
                 return unexpected(std::make_error_code(std::errc::bad_file_descriptor));
             if (out.empty())

@@ -9,6 +9,7 @@ namespace tlsw {
 namespace detail {
 struct write_mode_tag {};
 struct retry_buffer_tag {};
+struct retry_check_tag {};
 }  // namespace detail
 
 /** Write mode (default): write() succeeds only once the whole buffer is
@@ -40,10 +41,28 @@ struct moving_buffer {
     static constexpr bool moving = true;
 };
 
+/** Retry check (default in builds without NDEBUG): the stream keeps a
+    fingerprint of the bytes a write() took before it returned want_read /
+    want_write (the first and the last max_record of them), and a repeat
+    whose bytes there differ fails with errc::bad_write_retry: a caller
+    that changed or moved data it had handed over is caught, not sent. */
+struct checked_retry {
+    using category = detail::retry_check_tag;
+    static constexpr bool checked = true;
+};
+
+/** Retry check off (default with NDEBUG): a repeat is trusted, as OpenSSL
+    trusts it; nothing is computed. */
+struct unchecked_retry {
+    using category = detail::retry_check_tag;
+    static constexpr bool checked = false;
+};
+
 /** True for the policy types tls_stream accepts. */
 template <class P>
 inline constexpr bool is_policy_v = std::is_same_v<P, full_write> || std::is_same_v<P, partial_write> ||
-                                    std::is_same_v<P, fixed_buffer> || std::is_same_v<P, moving_buffer>;
+                                    std::is_same_v<P, fixed_buffer> || std::is_same_v<P, moving_buffer> ||
+                                    std::is_same_v<P, checked_retry> || std::is_same_v<P, unchecked_retry>;
 
 namespace detail {
 
@@ -58,8 +77,8 @@ struct policy_set {
     // First, and alone: a type that is no policy has no category, and
     // counting categories must not add a second error about that.
     static_assert((is_policy_v<Policies> && ...),
-                  "tls_stream policies are tlsw::full_write, tlsw::partial_write, "
-                  "tlsw::fixed_buffer or tlsw::moving_buffer");
+                  "tls_stream policies are tlsw::full_write, tlsw::partial_write, tlsw::fixed_buffer, "
+                  "tlsw::moving_buffer, tlsw::checked_retry or tlsw::unchecked_retry");
 
     template <class Category>
     static constexpr int count =
@@ -72,6 +91,13 @@ struct policy_set {
 
     static constexpr bool partial_write = (false || ... || std::is_same_v<Policies, tlsw::partial_write>);
     static constexpr bool moving_buffer = (false || ... || std::is_same_v<Policies, tlsw::moving_buffer>);
+    static_assert(count<retry_check_tag> <= 1,
+                  "conflicting retry checks: pass at most one of tlsw::checked_retry and tlsw::unchecked_retry");
+#ifdef NDEBUG
+    static constexpr bool checked_retry = (false || ... || std::is_same_v<Policies, tlsw::checked_retry>);
+#else
+    static constexpr bool checked_retry = !(false || ... || std::is_same_v<Policies, tlsw::unchecked_retry>);
+#endif
 };
 
 }  // namespace detail

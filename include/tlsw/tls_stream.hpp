@@ -105,24 +105,47 @@ enum class shutdown_mode : unsigned char {
     send_and_wait,  ///< then also wait for the peer's close_notify
 };
 
-/** A TLS 1.2 stream over any transport, with the write contract of
-    OpenSSL's SSL_write_ex.
+/** A TLS stream over any transport (TLS 1.2 on Botan 2; TLS 1.3 and 1.2 on
+    Botan 3), with the write contract of OpenSSL's SSL_write_ex.
 
     `Policies` pick, in any order: full_write (default) or partial_write;
-    fixed_buffer (default) or moving_buffer. `Transport` models
+    fixed_buffer (default) or moving_buffer; checked_retry (default
+    without NDEBUG) or unchecked_retry (default with NDEBUG: no cost).
+    `Transport` models
     tlsw::transport; it may be a reference, in which case the stream uses
     the caller's object.
 
     The stream never blocks by itself: a call blocks exactly when its
-    transport blocks. Over a nonblocking transport every call can return
-    errc::want_read or errc::want_write; the caller waits for that
-    readiness and repeats the same call (for write(), with the same
-    arguments). No call throws. A failure other than want_read / want_write
-    is final: later calls return it again.
+    transport blocks. When a call returns errc::want_read or
+    errc::want_write, the caller waits for that readiness (readable,
+    writable) and repeats the same call (for write(), with the same
+    arguments). Per transport kind (transport_traits):
+    - A transport that can block (can_block: blocking_socket, a blocking
+      memory pair, a transport that declares no traits): want_* only when
+      the transport itself returned would_block() (a timeout the user
+      set), never because of a bound of the stream's own. The one
+      exception: a write(), handshake() or renegotiate() that would have
+      to read past application data waiting for read() (at most
+      max_pending bytes are held) returns want_read: read() it, then
+      repeat (see handshake() and renegotiate()).
+    - A nonblocking transport (can_would_block, not can_block): any call
+      can return want_*, also when one call's read budget
+      (max_read_per_call) is spent: repeat it.
+    want_read asks for readability, want_write for writability. read()
+    returns want_write only when output it must send itself (a handshake
+    message, an alert, the answer to a KeyUpdate) is stuck and nothing was
+    read; records an earlier write() left queued do not count (that
+    write's repeat sends them), so a loop that waits for what each result
+    names never stalls in full duplex. Output a call leaves queued
+    (renegotiate() or update_keys() returning want_write, a handshake
+    message) is sent by the next call of any kind that the transport lets
+    write. No call throws. A failure other than want_read / want_write is
+    final: later calls return it again.
 
     Receiving: one transport read asks for what the receive buffer has
     room for behind the partial record it holds (at least rx_read_size,
-    64 KiB), within the call's budget (max_read_per_call, 72 KiB), so it
+    64 KiB), over a nonblocking transport within the call's budget
+    (max_read_per_call, 72 KiB), so it
     can bring several records; the receive buffer keeps what the
     engine has not taken yet, and the stream hands the engine one
     complete record at a time (it parses the 5-byte record header; a
@@ -140,13 +163,21 @@ enum class shutdown_mode : unsigned char {
     - Plaintext buffered in the stream (pending()) never exceeds
       max_pending bytes (one record): the stream hands the engine a
       record only while that buffer is empty, and one record at a time.
-    - One call reads at most max_read_per_call bytes of ciphertext from
-      the transport, so it processes at most that plus the rx_size bytes
-      buffered before it; when they bring nothing the call can return, it
-      returns want_read, over a blocking transport too (as SSL_read does
-      without SSL_MODE_AUTO_RETRY): repeat the call. A peer streaming
-      alerts or handshake traffic cannot hold a call. read() returns
-      want_read only once no complete record is buffered.
+    - Over a nonblocking transport one call reads at most
+      max_read_per_call bytes of ciphertext from the transport, so it
+      processes at most that plus the rx_size bytes buffered before it;
+      when they bring nothing the call can return, it returns want_read:
+      repeat the call. Over a transport that can block a call reads on,
+      record by record (memory stays within the bounds above), until it
+      can return; its time is bounded by the transport's timeouts, as in
+      any blocking API. read() returns want_read only once no complete
+      record is buffered.
+    - At most max_warning_alerts warning alerts in a row without
+      application data between them: the next one ends the stream with
+      errc::protocol (alert::unexpected_message, sent to the peer), on
+      every transport. Empty records are processed as they arrive and are
+      not limited: a blocking read behind any number of them returns the
+      data that follows.
 
     Failure and plaintext: records authenticated before a failure (a bad
     record, a fatal alert, a transport error) in the same transport read
@@ -177,10 +208,16 @@ enum class shutdown_mode : unsigned char {
     (transport_traits::can_block), a read() that leaves the receive
     buffer empty (its next read would wait in the kernel anyway). So an
     established stream waiting for its peer holds none (buffer_capacity()
-    is 0), while bulk transfer over a nonblocking transport, whose reads
-    find data, keeps them and allocates nothing per record; a nonblocking
-    reader that drains its socket until want_read allocates the receive
-    buffer once per wake-up, a blocking one once per read that empties it.
+    is 0). A stream without a receive buffer reads idle_read_size bytes
+    into the call's stack first and allocates the buffer only when that
+    read did not bring exactly one whole record: request/response traffic
+    of small messages allocates nothing per message over any transport,
+    even though the stream goes idle between messages. Bulk transfer over
+    a nonblocking transport, whose reads find data, keeps the buffers and
+    allocates nothing per record; over a transport that can block, the
+    receive buffer is allocated once per transport read of more than one
+    record (up to rx_read_size bytes, several records) and freed when
+    read() has taken them.
 
     One thread at a time may use a stream, like an SSL*.
 */
@@ -205,6 +242,8 @@ public:
     using transport_type = Transport;
     static constexpr bool partial_write = policies::partial_write;
     static constexpr bool moving_buffer = policies::moving_buffer;
+    /** checked_retry: a repeated write's bytes are checked (see policy.hpp). */
+    static constexpr bool checked_retry = policies::checked_retry;
     /** Most plaintext one record carries, and so one partial write returns. */
     static constexpr std::size_t max_record = detail::engine::max_record;
     /** The largest TLS 1.2 record on the wire: a 5-byte header and at
@@ -217,6 +256,12 @@ public:
         so that 16 KiB records (16,413 bytes on the wire) fill receives of
         64 KiB and more. */
     static constexpr std::size_t rx_read_size = 65536;
+    /** What a stream that holds no receive buffer (an idle one, see
+        "Memory") reads from the transport at once, into the stack of the
+        call: a record of up to about 4 KiB of plaintext that arrives alone
+        is processed there and needs no buffer; anything else moves into
+        a receive buffer allocated then. */
+    static constexpr std::size_t idle_read_size = 4096;
     /** The receive buffer's size, and so the most ciphertext the stream
         holds unprocessed: a read of rx_read_size behind the partial record
         an earlier read left (at most one record). */
@@ -227,6 +272,21 @@ public:
     /** Most ciphertext one call reads from the transport before it returns
         want_read for lack of anything else to return (four full records). */
     static constexpr std::size_t max_read_per_call = 4 * (max_wire_record - 5);
+    /** Whether one call's transport reads are bounded by max_read_per_call:
+        only over a transport that never waits (transport_traits: can_block
+        false). A call over a transport that can block (blocking_socket, a
+        blocking memory pair, a transport that declares no traits) reads
+        until it can return, as a blocking API does: its time is bounded by
+        the transport's own timeouts, its memory by the buffers above. */
+    static constexpr bool budgeted_reads = !transport_traits<std::remove_reference_t<Transport>>::can_block;
+    /** Most warning alerts (any alert but close_notify that does not end
+        the session) a peer may send in a row without application data
+        between them; the next one fails the stream with errc::protocol
+        carrying alert::unexpected_message, which is sent to the peer.
+        (OpenSSL's limit is the same.) Empty records and handshake messages
+        are not counted: their number is bounded by what they cost the peer
+        and by the renegotiation limits. */
+    static constexpr unsigned max_warning_alerts = detail::engine::max_warning_alerts;
 
     /** A stream in the context's role over `t`. A client's ClientHello is
         prepared now and sent by the first call. */
@@ -234,7 +294,8 @@ public:
         : transport_(std::forward<Transport>(t)),
           engine_(std::make_unique<detail::engine>(ctx.state(), std::move(options.server_name), options.port,
                                                    std::move(options.alpn), options.resume_from)),
-          release_buffers_(options.release_buffers) {}
+          release_buffers_(options.release_buffers),
+          control_owed_(!engine_->output_empty()) {}  // a client's ClientHello
 
     template <class... Args>
         requires(!valid_transport)
@@ -256,7 +317,7 @@ public:
         is kept for read(); while it waits (at most max_pending bytes) the
         stream does not read on, and the call returns want_read on any
         transport: read() the data, then repeat. */
-    result<void> handshake() {
+    [[nodiscard]] result<void> handshake() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -289,7 +350,7 @@ public:
         While a handshake needs the peer's bytes and application data the
         peer sent ahead of them waits to be read, write returns want_read
         (see handshake()). */
-    result<std::size_t> write(std::span<const std::byte> data) {
+    [[nodiscard]] result<std::size_t> write(std::span<const std::byte> data) {
         return boundary([&] {
             return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
                 return data.subspan(offset, n);
@@ -305,7 +366,7 @@ public:
         (A template, so that write({}) still means an empty write.) */
     template <std::ranges::contiguous_range Buffers>
         requires std::same_as<std::ranges::range_value_t<Buffers>, std::span<const std::byte>>
-    result<std::size_t> write(const Buffers& buffer_sequence) {
+    [[nodiscard]] result<std::size_t> write(const Buffers& buffer_sequence) {
         const std::span<const std::span<const std::byte>> buffers(buffer_sequence);
         return boundary([&] {
             std::size_t total = 0;
@@ -332,7 +393,7 @@ public:
         and a range of spans the gather write.) */
     template <class Text>
         requires detail::text_source<Text>
-    result<std::size_t> write(const Text& text) {
+    [[nodiscard]] result<std::size_t> write(const Text& text) {
         if constexpr (std::is_pointer_v<Text>) {
             if (text == nullptr)
                 return unexpected(tls_error(errc::invalid_argument));
@@ -346,17 +407,22 @@ public:
         more than the rest of one record, so record boundaries survive; 0
         for an empty buffer. Performs or completes a handshake as needed,
         which can write. Blocks until data arrives, the transport would
-        block, or an error; reads at most max_read_per_call bytes of
-        ciphertext, then returns want_read (see the class comment).
+        block, or an error; over a nonblocking transport reads at most
+        max_read_per_call bytes of ciphertext, then returns want_read (see
+        the class comment).
 
         Output the transport refuses does not stop a read: what arrived
-        is delivered and the output is retried by the next call. want_write
-        comes back only when output is stuck and nothing could be read
-        either (over a transport that can block, nothing readable now: a
-        blocking read would hold output the peer may be waiting for). Returns errc::closed after the peer's close_notify and
+        is delivered and the output is retried by the next call.
+        want_read: wait for readability. want_write (wait for
+        writability) comes back only when output the read must send
+        itself (a handshake message, an alert, a KeyUpdate answer) is
+        stuck and nothing could be read either (over a transport that can
+        block, nothing readable now: a blocking read would hold output the
+        peer may be waiting for); records of an earlier write() never make
+        it want_write. Returns errc::closed after the peer's close_notify and
         errc::truncated when the transport ends without one, in both cases
         after the data that came before. */
-    result<std::size_t> read(std::span<std::byte> buffer) {
+    [[nodiscard]] result<std::size_t> read(std::span<std::byte> buffer) {
         return boundary([&]() -> result<std::size_t> {
             auto r = read_some_plaintext(buffer);
             // Over a transport that can block, the next read would wait in
@@ -375,7 +441,7 @@ public:
         std::as_writable_bytes. */
     template <class Buffer>
         requires detail::text_sink<Buffer>
-    result<std::size_t> read(Buffer&& buffer) {
+    [[nodiscard]] result<std::size_t> read(Buffer&& buffer) {
         return read(std::as_writable_bytes(std::span(std::ranges::data(buffer), std::ranges::size(buffer))));
     }
 
@@ -389,8 +455,9 @@ public:
         wait then ends there as done. Later writes and reads return
         errc::closed.
 
-        The wait is bounded: one call reads at most max_read_per_call bytes
-        (then want_read), and `timeout`, when given, bounds the time it
+        The wait is bounded: over a nonblocking transport one call reads at
+        most max_read_per_call bytes (then want_read), over every transport
+        the warning-alert bound applies, and `timeout`, when given, bounds the time it
         waits for the peer: over a transport with wait() (a nonblocking
         socket, a memory pair of either kind) the stream waits for
         readability at most until the deadline, and returns want_read when
@@ -401,12 +468,12 @@ public:
         read that returns would_block() makes this call return want_read).
         A nonblocking transport never waits: want_read as soon as nothing
         is there. */
-    result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
+    [[nodiscard]] result<void> shutdown(shutdown_mode mode = shutdown_mode::send) {
         return boundary([&] { return close_and_wait(mode, std::nullopt); });
     }
 
     /** shutdown(mode) whose wait for the peer ends after `timeout` (see above). */
-    result<void> shutdown(shutdown_mode mode, std::chrono::milliseconds timeout) {
+    [[nodiscard]] result<void> shutdown(shutdown_mode mode, std::chrono::milliseconds timeout) {
         return boundary([&] {
             return close_and_wait(mode, std::chrono::steady_clock::now() + std::max(timeout, std::chrono::milliseconds(0)));
         });
@@ -434,7 +501,7 @@ public:
         request, on either side. TLS 1.3 has no renegotiation: under it the
         call sends nothing and returns wrong_tls_version (as SSL_renegotiate
         fails); update_keys() renews the keys instead. */
-    result<void> renegotiate() {
+    [[nodiscard]] result<void> renegotiate() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -451,7 +518,7 @@ public:
             if (engine_->tls13())
                 return unexpected(tls_error(errc::wrong_tls_version));
             bool started = false;
-            run([&] { started = engine_->renegotiate(); });
+            run_control([&] { started = engine_->renegotiate(); });
             if (auto e = check_usable())
                 return unexpected(*e);
             if (!started)
@@ -469,7 +536,7 @@ public:
         session is TLS 1.2 (always on Botan 2), invalid_state before the
         handshake completed, closed after shutdown or the peer's
         close_notify. Never reads. */
-    result<void> update_keys(bool request_peer = false) {
+    [[nodiscard]] result<void> update_keys(bool request_peer = false) {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
                 return unexpected(*e);
@@ -482,7 +549,7 @@ public:
             if (!engine_->tls13())
                 return unexpected(tls_error(errc::wrong_tls_version));
             bool sent = false;
-            run([&] { sent = engine_->update_keys(request_peer); });
+            run_control([&] { sent = engine_->update_keys(request_peer); });
             if (auto e = check_usable())
                 return unexpected(*e);
             if (!sent)
@@ -505,7 +572,7 @@ public:
         the owner only). Returns invalid_state on a server, before a
         handshake completed (or when the server's ticket or chain was too
         large to keep, see context), and on a moved-from stream. */
-    result<std::vector<std::byte>> export_session() const {
+    [[nodiscard]] result<std::vector<std::byte>> export_session() const {
         if (!engine_)
             return unexpected(tls_error(errc::invalid_state));
         try {
@@ -531,7 +598,7 @@ public:
         (client finished, server finished, master secret, extended master
         secret, key expansion), a label over 249 bytes, a context over
         65535 bytes, or a length of 0 or over 8160. */
-    result<std::vector<std::byte>> export_keying_material(std::string_view label,
+    [[nodiscard]] result<std::vector<std::byte>> export_keying_material(std::string_view label,
                                                           std::optional<std::span<const std::byte>> context,
                                                           std::size_t length) const {
         if (!engine_)
@@ -657,17 +724,23 @@ private:
         return r;
     }
 
-    result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
+    [[nodiscard]] result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
         // Plaintext authenticated before a failure or the peer's
         // close_notify comes first; a reported failure dropped it.
-        if (engine_->plaintext_available() > 0)
+        if (engine_->plaintext_available() > 0) {
+            (void)flush();  // what is owed, if the transport takes it now
             return engine_->read_plaintext(buffer);
+        }
         if (auto e = check_usable(false))
             return unexpected(*e);
         if (engine_->peer_closed())
             return unexpected(tls_error(errc::closed));
-        if (buffer.empty())
+        if (buffer.empty()) {
+            // Nothing to read, but owed output is sent (see flush()).
+            if (auto r = flush(); !r && (r.error() != errc::want_write || control_owed_))
+                return unexpected(r.error());
             return 0;
+        }
         for (;;) {
             // Stuck output does not stop a read (full duplex: the peer may
             // be waiting for us to read before it reads ours).
@@ -675,11 +748,16 @@ private:
             if (auto r = flush(); !r) {
                 if (r.error() != errc::want_write)
                     return unexpected(r.error());
-                stuck = true;
-                // A transport that blocks would hold this read while our
-                // output, which the peer may be waiting for, sits queued;
-                // a record already buffered needs no transport read.
-                if (buffered_record() == 0 && !readable_now())
+                // Records of an earlier write() are that write's business:
+                // it returned want_write, and its repeat sends them. Output
+                // the stream owes on its own (a handshake message, an
+                // alert, a KeyUpdate) is the read's: the peer may wait for
+                // it before it sends what this read waits for.
+                stuck = control_owed_;
+                // A transport that blocks would hold this read while that
+                // output sits queued; a record already buffered needs no
+                // transport read.
+                if (stuck && buffered_record() == 0 && !readable_now())
                     return unexpected(r.error());
             }
             auto n = fill(buffer);
@@ -713,6 +791,10 @@ private:
         }
     }
 
+    /** The current call has read its budget (max_read_per_call) from a
+        transport that never waits; never over one that can block. */
+    bool over_budget() const noexcept { return budgeted_reads && read_this_call_ >= max_read_per_call; }
+
     /** True when a transport read cannot block: a nonblocking transport,
         or one whose readiness check says bytes are there. */
     bool readable_now() noexcept {
@@ -731,10 +813,10 @@ private:
 
     using deadline_type = std::optional<std::chrono::steady_clock::time_point>;
 
-    result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
+    [[nodiscard]] result<void> close_and_wait(shutdown_mode mode, deadline_type deadline) {
         if (failed())
             return unexpected(*check_usable(false));
-        run([&] { engine_->close(); });
+        run_control([&] { engine_->close(); });
         if (auto r = flush(); !r)
             return r;
         if (mode != shutdown_mode::send_and_wait)
@@ -745,7 +827,7 @@ private:
             engine_->discard_plaintext();
             // Buffered records first: they need no wait.
             if (buffered_record() == 0) {
-                if (read_this_call_ >= max_read_per_call)
+                if (over_budget())
                     return unexpected(tls_error(errc::want_read));
                 if (auto r = wait_readable(deadline); !r)
                     return r;
@@ -762,7 +844,7 @@ private:
 
     /** Waits, when the transport can, until it is readable or `deadline`
         passes (want_read); without a deadline, returns at once. */
-    result<void> wait_readable(deadline_type deadline) {
+    [[nodiscard]] result<void> wait_readable(deadline_type deadline) {
         if (!deadline)
             return {};
         const auto now = std::chrono::steady_clock::now();
@@ -787,20 +869,48 @@ private:
         the n bytes at `offset` of the caller's data; `identity` is what a
         fixed_buffer repeat must pass again. */
     template <class Records>
-    result<std::size_t> write_records(const void* identity, std::size_t size, Records record) {
+    [[nodiscard]] result<std::size_t> write_records(const void* identity, std::size_t size, Records record) {
         if (auto e = check_usable())
             return unexpected(*e);
         if (taken_ > 0 && ((!moving_buffer && identity != retry_identity_) || size < taken_))
             return unexpected(tls_error(errc::bad_write_retry));
+        if constexpr (checked_retry) {
+            if (taken_ > 0 && taken_fingerprint(record) != fingerprint_)
+                return unexpected(tls_error(errc::bad_write_retry));
+        }
         retry_identity_ = identity;
         auto r = write_loop(size, record);
         if (r || !r.error().retryable())
             taken_ = 0;
+        else if constexpr (checked_retry)
+            fingerprint_ = taken_ > 0 ? taken_fingerprint(record) : 0;
         return r;
     }
 
+    /** checked_retry: a hash of the first and the last max_record bytes
+        (at most) of what a write took, so that a check costs at most two
+        records' worth of hashing however large the write. Not
+        cryptographic: it catches a caller's mistake, not an attacker. */
     template <class Records>
-    result<std::size_t> write_loop(std::size_t size, Records& record) {
+    std::uint64_t taken_fingerprint(Records& record) {
+        std::uint64_t h = 0x9E3779B97F4A7C15ull ^ taken_;
+        const auto mix = [&h](std::span<const std::byte> bytes) {
+            for (std::byte b : bytes) {
+                h ^= std::to_integer<std::uint64_t>(b);
+                h *= 0x100000001B3ull;  // FNV-1a
+            }
+        };
+        const std::size_t head = std::min(taken_, max_record);
+        mix(record(0, head));
+        if (taken_ > head) {
+            const std::size_t tail = std::min(taken_ - head, max_record);
+            mix(record(taken_ - tail, tail));
+        }
+        return h;
+    }
+
+    template <class Records>
+    [[nodiscard]] result<std::size_t> write_loop(std::size_t size, Records& record) {
         // partial_write: one record per call, and a repeat after want_* only
         // flushes the record the first attempt committed.
         const std::size_t goal = partial_write ? (taken_ > 0 ? taken_ : std::min(size, max_record)) : size;
@@ -847,7 +957,9 @@ private:
         return !failure_;
     }
 
-    result<void> owe_flush(result<void> r) {
+    /** A renegotiate() or update_keys() that could not hand its message to
+        the transport: its repeat only flushes, until the queue empties. */
+    [[nodiscard]] result<void> owe_flush(result<void> r) {
         renegotiation_flush_owed_ = !r && r.error() == errc::want_write;
         return r;
     }
@@ -855,7 +967,7 @@ private:
     /** Feeds the engine what the transport already holds, without waiting.
         Returns want_read when plaintext waits in the inbox and more may be
         readable: reading on would let a streaming peer grow the inbox. */
-    result<void> take_in_arrived() {
+    [[nodiscard]] result<void> take_in_arrived() {
         using traits = transport_traits<transport_value>;
         constexpr bool can_ask = waitable_transport<transport_value>;
         // A transport that could block and offers no way to ask is not read.
@@ -882,7 +994,7 @@ private:
             // stream from taking it in (that bounds the inbox), and so does
             // the call's budget.
             if (engine_->plaintext_available() > 0 ||
-                (buffered_record() == 0 && read_this_call_ >= max_read_per_call))
+                (buffered_record() == 0 && over_budget()))
                 return unexpected(tls_error(errc::want_read));
             auto n = fill({});
             if (!n)
@@ -894,7 +1006,7 @@ private:
 
     /** Flushes, then reads until no handshake is in flight, within one
         call's read budget and never while plaintext waits in the inbox. */
-    result<void> finish_handshake() {
+    [[nodiscard]] result<void> finish_handshake() {
         // The hot path of every write: established, nothing queued.
         if (!engine_->handshake_in_flight() && quiet()) [[likely]]
             return {};
@@ -951,6 +1063,7 @@ private:
                     // Only our close_notify reply is left, and a peer that
                     // closed its socket right after its own cannot take it.
                     engine_->consume_output(out.size());
+                    output_sent();
                     return unexpected(tls_error(errc::closed));
                 }
                 return unexpected(fail(tls_error::from_transport(n.error())));
@@ -959,9 +1072,27 @@ private:
                 return unexpected(fail(tls_error::from_transport(std::make_error_code(std::errc::io_error))));
             engine_->consume_output(*n);
         }
+        output_sent();
         if (failed())
             return unexpected(failure());
         return {};
+    }
+
+    /** The queue is empty: nothing is owed any more. */
+    void output_sent() noexcept {
+        control_owed_ = false;
+        renegotiation_flush_owed_ = false;
+    }
+
+    /** Runs an engine call other than send(): output it queued (the sink
+        did not take all of it) is owed by the stream itself, not by a
+        write() that returned want_write. */
+    template <class F>
+    void run_control(F&& f) {
+        const std::size_t queued = engine_->output().size();
+        run(std::forward<F>(f));
+        if (engine_->output().size() > queued)
+            control_owed_ = true;
     }
 
     /** The next record of the receive buffer, fed to the engine, after a
@@ -974,11 +1105,16 @@ private:
         read is refused (want_read) once the call's budget is spent. When
         a record fails, the plaintext of the records before it has been
         returned already, and the failure is this call's. */
-    result<std::size_t> fill(std::span<std::byte> direct) {
+    [[nodiscard]] result<std::size_t> fill(std::span<std::byte> direct) {
         std::size_t n = rx_begin_ == rx_end_ ? 0 : buffered_record();
         if (n == 0) {
-            if (read_this_call_ >= max_read_per_call)
+            if (over_budget())
                 return unexpected(tls_error(errc::want_read));
+            // A stream that holds no receive buffer (it went idle) reads
+            // into the stack first: a message of one small record needs no
+            // buffer at all.
+            if (!rx_ && at_record_boundary())
+                return fill_from_stack(direct);
             if (auto r = receive(); !r)
                 return unexpected(r.error());
             n = buffered_record();
@@ -988,8 +1124,46 @@ private:
         const std::span<const std::byte> record(rx_.get() + rx_begin_, n);
         // The engine takes all of it, whatever happens inside.
         rx_begin_ += n;
+        return feed_record(record, direct);
+    }
+
+    /** fill() for a stream without a receive buffer: one transport read of
+        at most idle_read_size bytes into the stack; when it brought exactly
+        one record, the engine takes it from there, else the bytes move to a
+        receive buffer allocated now and the record at its front is fed. */
+    [[gnu::noinline]] result<std::size_t> fill_from_stack(std::span<std::byte> direct) {
+        std::byte stack[idle_read_size];  // not zeroed: only what the transport wrote is read
+        const std::size_t room =
+            budgeted_reads ? std::min(idle_read_size, max_read_per_call - read_this_call_) : idle_read_size;
+        auto n = transport_read(std::span(stack, room));
+        if (auto r = check_read(n, room); !r)
+            return unexpected(r.error());
+        if (record_unit(stack, *n) == *n)
+            return feed_record(std::span<const std::byte>(stack, *n), direct);
+        rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
+        std::memcpy(rx_.get(), stack, *n);
+        rx_begin_ = 0;
+        rx_end_ = *n;
+        const std::size_t unit = buffered_record();
+        if (unit == 0)
+            return std::size_t(0);
+        rx_begin_ += unit;
+        return feed_record(std::span<const std::byte>(rx_.get(), unit), direct);
+    }
+
+    /** The engine holds no partial record: Botan 2 then needs nothing,
+        Botan 3 asks for a record header (5 bytes). The rest of a record it
+        holds the start of is never 5 bytes: an AEAD record's body is
+        longer. */
+    bool at_record_boundary() const noexcept {
+        const std::size_t need = engine_->awaiting();
+        return need == 0 || need == 5;
+    }
+
+    /** Feeds one record, already taken off the receive buffer, to the engine. */
+    [[nodiscard]] result<std::size_t> feed_record(std::span<const std::byte> record, std::span<std::byte> direct) {
         std::size_t delivered = 0;
-        run([&] { delivered = engine_->feed(record, direct); });
+        run_control([&] { delivered = engine_->feed(record, direct); });
         if (rx_begin_ == rx_end_)
             rx_begin_ = rx_end_ = 0;
         if (failed()) [[unlikely]] {
@@ -1012,24 +1186,27 @@ private:
         alert, or by saying how much it needs. */
     std::size_t buffered_record() const noexcept {
         const std::size_t available = rx_end_ - rx_begin_;
-        std::size_t unit = engine_->awaiting();
-        if (unit == 0) {
-            if (available < 5)
-                return 0;
-            const std::byte* header = rx_.get() + rx_begin_;
-            const std::size_t length =
-                std::to_integer<std::size_t>(header[3]) << 8 | std::to_integer<std::size_t>(header[4]);
-            const auto type = std::to_integer<unsigned>(header[0]);
-            const bool framed = type >= 20 && type <= 23 && header[1] == std::byte{3} && length <= max_wire_record - 5;
-            unit = framed ? 5 + length : 5;
-        }
+        if (const std::size_t unit = engine_->awaiting(); unit > 0)
+            return available >= unit ? unit : 0;
+        return record_unit(rx_.get() + rx_begin_, available);
+    }
+
+    /** Length of the record (or lone odd header) at the front of the
+        `available` bytes at `p` when all of it is there, else 0. */
+    static std::size_t record_unit(const std::byte* p, std::size_t available) noexcept {
+        if (available < 5)
+            return 0;
+        const std::size_t length = std::to_integer<std::size_t>(p[3]) << 8 | std::to_integer<std::size_t>(p[4]);
+        const auto type = std::to_integer<unsigned>(p[0]);
+        const bool framed = type >= 20 && type <= 23 && p[1] == std::byte{3} && length <= max_wire_record - 5;
+        const std::size_t unit = framed ? 5 + length : 5;
         return available >= unit ? unit : 0;
     }
 
     /** One transport read into the receive buffer, behind the partial
         record it holds (moved to the front): as much as the buffer has
         room for (rx_read_size or more), within the call's budget. */
-    result<void> receive() {
+    [[nodiscard]] result<void> receive() {
         if (!rx_) {  // not zeroed: only what the transport wrote is read
             rx_ = std::make_unique_for_overwrite<std::byte[]>(rx_size);
             rx_begin_ = rx_end_ = 0;
@@ -1040,8 +1217,19 @@ private:
         }
         // A partial record is shorter than a unit, so there is room for
         // a full read (an SSLv2 hello's unit is longer: still room).
-        const std::size_t room = std::min(rx_size - rx_end_, max_read_per_call - read_this_call_);
+        const std::size_t room =
+            budgeted_reads ? std::min(rx_size - rx_end_, max_read_per_call - read_this_call_) : rx_size - rx_end_;
         auto n = transport_read(std::span(rx_.get() + rx_end_, room));
+        if (auto r = check_read(n, room); !r)
+            return r;
+        rx_end_ += *n;
+        return {};
+    }
+
+    /** What a transport read of at most `room` bytes returned, as the
+        stream sees it: bytes (counted against the call's budget), or
+        want_read (the stream is idle: its buffers go), or a failure. */
+    [[nodiscard]] result<void> check_read(const io_result& n, std::size_t room) {
         if (!n) {
             if (is_would_block(n.error())) {
                 // Nothing to read: idle, as far as the stream can tell.
@@ -1058,19 +1246,18 @@ private:
             return unexpected(fail(tls_error(errc::truncated)));
         }
         read_this_call_ += *n;
-        rx_end_ += *n;
         return {};
     }
 
     /** The transport's calls, with an exception turned into its error. */
-    io_result transport_read(std::span<std::byte> in) noexcept {
+    [[nodiscard]] io_result transport_read(std::span<std::byte> in) noexcept {
         try {
             return transport_.read_some(in);
         } catch (...) {
             return unexpected(thrown_error());
         }
     }
-    io_result transport_write(std::span<const std::byte> out) noexcept {
+    [[nodiscard]] io_result transport_write(std::span<const std::byte> out) noexcept {
         try {
             return transport_.write_some(out);
         } catch (...) {
@@ -1164,8 +1351,12 @@ private:
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
     std::size_t read_this_call_ = 0;        // ciphertext read by the current public call
-    bool renegotiation_flush_owed_ = false; // renegotiate() returned want_write
+    bool renegotiation_flush_owed_ = false; // renegotiate() or update_keys() returned want_write
     bool release_buffers_ = true;           // stream_options::release_buffers
+    bool control_owed_ = false;             // queued output holds more than write()'s records
+    struct no_fingerprint {};
+    // checked_retry: taken_fingerprint() of the write that returned want_*.
+    [[no_unique_address]] std::conditional_t<checked_retry, std::uint64_t, no_fingerprint> fingerprint_{};
 };
 
 }  // namespace tlsw

@@ -62,7 +62,16 @@ inline bool is_would_block(const std::error_code& ec) noexcept {
 
     A transport may declare `static constexpr bool can_block` and
     `static constexpr bool can_would_block`; transport_traits reads them and
-    assumes both when absent.
+    assumes both when absent, which is safe for either kind: tls_stream
+    then never reads without need (its calls may wait) and handles
+    would_block() wherever it comes back. What a tls_stream call returns
+    per kind:
+    - can_block (whether or not can_would_block): want_read / want_write
+      only when the transport returned would_block() (a timeout the user
+      set fired); the stream's own bounds never end a call early.
+    - can_would_block only (nonblocking): want_read / want_write whenever
+      the transport would block, and want_read when one call's read
+      budget (tls_stream::max_read_per_call) is spent.
 
     Models: memory_pair::end, blocking_memory_pair::end, blocking_socket,
     nonblocking_socket.

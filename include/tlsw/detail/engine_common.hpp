@@ -94,6 +94,10 @@ inline constexpr std::size_t max_exporter_length = 255 * 32;
 class engine_core {
 public:
     static constexpr std::size_t max_record = 16384;
+    /** Warning alerts a peer may send in a row, with no application data
+        between them, before the next one ends the session (OpenSSL's
+        bound): a stream of them would otherwise hold a blocking call. */
+    static constexpr unsigned max_warning_alerts = 5;
 
     engine_core(const engine_core&) = delete;
     engine_core& operator=(const engine_core&) = delete;
@@ -342,6 +346,7 @@ protected:
         // The steady state: the stream feeds one record at a time, and it
         // fits the caller's buffer.
         if (bytes.size() <= direct_.size() && !bytes.empty() && direct_used_ == 0 && inbox_.empty()) [[likely]] {
+            warnings_in_a_row_ = 0;
             std::memcpy(direct_.data(), bytes.data(), bytes.size());
             direct_used_ = bytes.size();
             direct_ = {};
@@ -358,6 +363,7 @@ protected:
         // back to the transport.
         if (bytes.empty())
             return;
+        warnings_in_a_row_ = 0;
         // Only the first record of a feed may go to the caller directly:
         // one read returns at most one record.
         if (direct_used_ == 0 && !direct_.empty() && inbox_.empty()) {
@@ -376,6 +382,11 @@ protected:
 
     /** tls_alert: a received alert. */
     void alert_received(alert type, bool fatal) {
+        // The refusal of a renegotiation we asked for is an answer, not noise.
+        if (!fatal && type != alert::close_notify && !(type == alert::no_renegotiation && in_flight_) &&
+            ++warnings_in_a_row_ > max_warning_alerts)
+            throw_alert(alert::unexpected_message, "the peer sent more than " + std::to_string(max_warning_alerts) +
+                                                       " warning alerts in a row");
         if (type == alert::close_notify) {
             peer_closed_ = true;
         } else if (type == alert::no_renegotiation && established_) {
@@ -718,6 +729,7 @@ protected:
     bool in_flight_ = true;  // the first handshake
     bool hello_request_outstanding_ = false;
     unsigned records_ignoring_request_ = 0;  // warning alerts received while our HelloRequest is outstanding
+    unsigned warnings_in_a_row_ = 0;  // warning alerts received since the last application data
     bool peer_closed_ = false;
     bool local_closed_ = false;
     bool tls13_ = false;

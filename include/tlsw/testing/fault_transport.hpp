@@ -106,7 +106,7 @@ public:
                         " script step(s) not consumed");
     }
 
-    io_result read_some(std::span<std::byte> in) {
+    [[nodiscard]] io_result read_some(std::span<std::byte> in) {
         ++counters_.reads;
         auto [action, cap, error] = next_action(io_op::read, plan_.max_read);
         switch (action) {
@@ -121,7 +121,7 @@ public:
         return n;
     }
 
-    io_result write_some(std::span<const std::byte> out) {
+    [[nodiscard]] io_result write_some(std::span<const std::byte> out) {
         ++counters_.writes;
         auto [action, cap, error] = next_action(io_op::write, plan_.max_write);
         switch (action) {

@@ -59,6 +59,11 @@ struct pki_options {
         not_after_offset must be later than not_before_offset. */
     std::chrono::seconds not_before_offset{-3600};
     std::chrono::seconds not_after_offset{86400 * 30};
+    /** Extra DNS names added to the leaf after `hosts` (filler-N.invalid,
+        about 24 bytes each in the certificate), to make a large
+        certificate: 9,000 give a leaf of over 200 KiB, for tests of
+        handshake messages larger than a record or a read. */
+    std::size_t filler_names = 0;
 };
 
 /** A CA and one leaf it issued, all PEM; generated per run so nothing expires in the repository. */
@@ -141,8 +146,11 @@ inline test_pki issue(const Botan::X509_Certificate& ca_cert, const Botan::Priva
         std::vector<Botan::OID>{Botan::OID::from_string("PKIX.ServerAuth"), Botan::OID::from_string("PKIX.ClientAuth")});
     add_extension<ext::Authority_Key_ID>(extensions, false, ca_cert.subject_key_id());
     add_extension<ext::Subject_Key_ID>(extensions, false, public_key, "SHA-1");
+    std::vector<std::string> names = options.hosts;
+    for (std::size_t i = 0; i < options.filler_names; ++i)
+        names.push_back("filler-" + std::to_string(i) + ".invalid");
     add_extension<raw_extension>(extensions, false, ext::Subject_Alternative_Name::static_oid(),
-                                 encode_subject_alt_name(options.hosts));
+                                 encode_subject_alt_name(names));
 
     Botan::X509_DN subject;
     subject.add_attribute("X520.CommonName", options.hosts.front());
