@@ -1,9 +1,8 @@
 // Must not compile: a tls_stream given `int` as a policy.
 //
 // compile_fail/check.sh expects exactly one error: the static_assert in
-// policy.hpp, "tls_stream policies are tlsw::full_write, tlsw::partial_write,
-// tlsw::fixed_buffer or tlsw::moving_buffer" (clang used to add "no type
-// named 'category'").
+// policy.hpp, "tls_stream policies are tlsw::full_write, ..." naming every
+// policy (clang used to add "no type named 'category'").
 #include <tlsw/context.hpp>
 #include <tlsw/memory_pair.hpp>
 #include <tlsw/policy.hpp>
