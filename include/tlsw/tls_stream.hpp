@@ -14,6 +14,7 @@
 #include <cstring>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ranges>
@@ -893,12 +894,13 @@ private:
         cryptographic: it catches a caller's mistake, not an attacker. */
     template <class Records>
     std::uint64_t taken_fingerprint(Records& record) {
+        // The standard library's string hash runs compiled code of its own,
+        // fast even when the caller's build is not optimised (tests and
+        // debug builds, where this check is on by default).
         std::uint64_t h = 0x9E3779B97F4A7C15ull ^ taken_;
         const auto mix = [&h](std::span<const std::byte> bytes) {
-            for (std::byte b : bytes) {
-                h ^= std::to_integer<std::uint64_t>(b);
-                h *= 0x100000001B3ull;  // FNV-1a
-            }
+            const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+            h = (h * 0x100000001B3ull) ^ std::hash<std::string_view>{}(text);
         };
         const std::size_t head = std::min(taken_, max_record);
         mix(record(0, head));
