@@ -8,7 +8,9 @@ and Botan, then run with
 
   - its working directory holding a test PKI made by examples/test_pki:
     ca.pem (the CA to trust), chain.pem and key.pem (a leaf for
-    "localhost" and 127.0.0.1);
+    "localhost" and 127.0.0.1, with 10,000 filler names: a certificate of
+    over 200 KiB, larger than a record and than one read, so that a
+    blocking client shows it blocks until its handshake is done);
   - the arguments `127.0.0.1 PORT`, where `openssl s_server -www` serves
     that leaf, so a client snippet fetches a real page and verifies it.
 
@@ -88,7 +90,10 @@ def main(argv):
     failed = 0
     with tempfile.TemporaryDirectory(prefix="tlsw-readme.") as tmp:
         certs = os.path.join(tmp, "run")
-        subprocess.run([test_pki, certs, "localhost", "127.0.0.1"], check=True, capture_output=True)
+        subprocess.run([test_pki, "--filler-names", "10000", certs, "localhost", "127.0.0.1"], check=True,
+                       capture_output=True)
+        if os.path.getsize(os.path.join(certs, "chain.pem")) < 200 * 1024 * 4 // 3:
+            raise RuntimeError("test_pki made a chain under 200 KiB")
         server, port = start_s_server(certs)
         try:
             for number, (line, code) in enumerate(blocks, 1):
