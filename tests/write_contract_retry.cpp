@@ -477,3 +477,36 @@ TEMPLATE_LIST_TEST_CASE("a write after a fatal error returns that error again, s
     CHECK(writer.transport().log().bytes() == bytes);
     CHECK(writer.transport().log().count(record_type::application_data) == 0);
 }
+
+// ---- giving up a repeat: what was committed is still sent, once ------------
+
+TEMPLATE_LIST_TEST_CASE("abandon_write() keeps the committed bytes, sends them ahead of the next write, and lifts "
+                        "the retry rules",
+                        "[write][retry][nonblocking]", all_policies) {
+    // The layer under an Asio write that is cancelled while it waits: it
+    // reports write_committed() as the count, and the next write may pass
+    // anything.
+    const bool client_writes = GENERATE(true, false);
+    CAPTURE(client_writes);
+    wired<TestType> d(10000);
+    handshake_both(d.client, d.server);
+    auto& writer = d.side(client_writes);
+    auto& peer = d.other(client_writes);
+    const auto data = pattern(100000, 1);
+    std::vector<std::byte> at_peer;
+    CHECK(writer.write_committed() == 0);
+    start_owed_write(writer, peer, data, at_peer);
+    const std::size_t committed = writer.write_committed();
+    CHECK(committed > 0);
+    CHECK(committed < data.size());
+    CHECK(writer.abandon_write() == committed);
+    CHECK(writer.write_committed() == 0);
+
+    // Another buffer, of any length, is new data, not a bad retry.
+    const auto next = pattern(5000, 2);
+    REQUIRE(write_all(writer, next, [&] { (void)drain(peer, at_peer); }));
+    (void)drain(peer, at_peer);
+    std::vector<std::byte> want(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(committed));
+    want.insert(want.end(), next.begin(), next.end());
+    CHECK_SAME_BYTES(at_peer, want);
+}

@@ -645,6 +645,24 @@ public:
     }
 
     /** True while a handshake (the first one or a renegotiation) is incomplete. */
+    /** Bytes of the caller's data that a write() which returned want_read
+        or want_write has taken so far (committed: they are sent, never
+        twice), or 0 when no write waits for its repeat. */
+    std::size_t write_committed() const noexcept { return taken_; }
+
+    /** Gives up repeating a write() that returned want_read or want_write:
+        the write_committed() bytes it took stay committed and are sent
+        ahead of anything written later (the next call flushes them); the
+        rest of that write is the caller's again, and the next write()
+        starts new data without the retry rules. Returns what was
+        committed. For a layer that must report a cancelled write's count
+        (an Asio write's operation_aborted). */
+    std::size_t abandon_write() noexcept {
+        if constexpr (checked_retry)
+            fingerprint_ = 0;
+        return std::exchange(taken_, 0);
+    }
+
     bool handshake_pending() const noexcept { return engine_ && engine_->handshake_in_flight(); }
 
     /** Bytes of decrypted application data buffered in the stream, never

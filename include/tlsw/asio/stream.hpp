@@ -158,25 +158,13 @@ private:
     template <class>
     friend struct detail::write_kind;
 
-    /** One step of a write: first the repeat that flushes a cancelled
-        write's committed record, then `buffers` gathered into one record. */
+    /** One step of a write: `buffers` gathered into one record. */
     template <class ConstBufferSequence>
     result<std::size_t> write_step(const ConstBufferSequence& buffers) {
-        static constexpr std::array<std::byte, max_write> unread{};
-        if (owed_ > 0) {
-            // The record is committed: the repeat only flushes it and never
-            // reads its bytes again, so any bytes of that length will do.
-            gather_[0] = std::span<const std::byte>(unread.data(), owed_);
-            auto r = tls_.write(std::span<const std::span<const std::byte>>(gather_.data(), 1));
-            if (!r)
-                return r;
-            owed_ = 0;
-        }
         // Always the same array: with fixed_buffer, the repeat after
         // want_* passes the same buffers.
         std::size_t count = 0;
-        std::size_t& total = gathered_;
-        total = 0;
+        std::size_t total = 0;
         for (auto it = net::buffer_sequence_begin(buffers), end = net::buffer_sequence_end(buffers);
              it != end && count < max_gather && total < max_write; ++it) {
             const net::const_buffer b(*it);
@@ -190,25 +178,12 @@ private:
     }
 
     /** After a write was cancelled: what it committed (all it asked for,
-        or nothing), and the record owed to the next write. A write of
-        fewer bytes than the stream took is refused as a bad retry, and
-        that tells the two apart without changing anything. */
-    std::size_t committed_on_cancel() {
-        if (owed_ > 0)
-            return 0;  // the cancelled call was the repeat of an earlier one
-        auto probe = tls_.write(std::span<const std::byte>{});
-        if (!probe && probe.error() == errc::bad_write_retry) {
-            owed_ = gathered_;
-            return gathered_;
-        }
-        return 0;
-    }
+        or nothing), which the stream sends ahead of the next write. */
+    std::size_t committed_on_cancel() noexcept { return tls_.abandon_write(); }
 
     tls_stream_type tls_;
     std::shared_ptr<detail::parking_lot> lot_;  // shared with a read's second wait, which may outlive the stream
     std::array<std::span<const std::byte>, max_gather> gather_{};
-    std::size_t gathered_ = 0;  // bytes the last write_step() asked the stream to write
-    std::size_t owed_ = 0;  // bytes of a cancelled write that were committed and not yet confirmed flushed
 };
 
 namespace detail {
