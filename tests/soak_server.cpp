@@ -7,7 +7,7 @@
 // the warm-up.
 //
 // meson test runs it with 500 connections (suite "soak"). The long run:
-//   TLSW_SOAK_CONNECTIONS=10000 BUILD/examples/test_soak_server
+//   TLSW_SOAK_CONNECTIONS=10000 BUILD/examples/test_examples --filenames-as-tags "[#soak_server]"
 // (TLSW_SOAK_WORKERS sets the concurrent clients, 32 by default). It prints
 // connections/s and the server's RSS figures on stdout.
 
