@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages tlsw builds and tests with, if missing.
-# Usage: scripts/install-deps.sh [build|test|bench]
+# Usage: scripts/install-deps.sh [build|test|docs|bench]
 set -euo pipefail
 
 packages=(g++ meson ninja-build pkg-config libbotan-2-dev)
@@ -8,9 +8,10 @@ case "${1:-build}" in
   build) ;;
   # clang-16 only recommends libclang-rt-16-dev, which holds libFuzzer and
   # clang's sanitizer runtimes: without it the fuzz configuration cannot link.
-  test) packages+=(catch2 clang-16 libclang-rt-16-dev openssl gnutls-bin curl cmake libasio-dev libboost1.81-dev debootstrap) ;;
+  test) packages+=(catch2 clang-16 libclang-rt-16-dev openssl gnutls-bin curl cmake libasio-dev libboost1.81-dev debootstrap doxygen) ;;
+  docs) packages+=(doxygen) ;;
   bench) packages+=(libbenchmark-dev libssl-dev libasio-dev valgrind gnuplot-nox) ;;
-  *) echo "usage: $0 [build|test|bench]" >&2; exit 2 ;;
+  *) echo "usage: $0 [build|test|docs|bench]" >&2; exit 2 ;;
 esac
 
 missing=()

@@ -2,6 +2,10 @@
 #ifndef TLSW_BLOCKING_SOCKET_HPP
 #define TLSW_BLOCKING_SOCKET_HPP
 
+/** @file
+    tlsw::blocking_socket: a connected TCP socket in blocking mode,
+    with optional read and write timeouts. */
+
 #include <tlsw/detail/socket.hpp>
 #include <tlsw/expected.hpp>
 #include <tlsw/transport.hpp>
@@ -57,6 +61,7 @@ public:
     /** A closed socket; assign a connected one to it. */
     blocking_socket() noexcept = default;
 
+    /** Takes other's socket; other is closed after. */
     blocking_socket(blocking_socket&&) noexcept = default;
     /** Closes the socket held before, then takes other's. */
     blocking_socket& operator=(blocking_socket&&) noexcept = default;

@@ -2,9 +2,10 @@
 #ifndef TLSW_COMPAT_HPP
 #define TLSW_COMPAT_HPP
 
-// OpenSSL-flavoured wrappers for code being ported from SSL_write /
-// SSL_write_ex: the same int conventions, with SSL_get_error's answer in a
-// tls_error instead of thread-local state.
+/** @file
+    OpenSSL-flavoured wrappers for code being ported from SSL_write /
+    SSL_write_ex: the same int conventions, with SSL_get_error's answer in a
+    tls_error instead of thread-local state. */
 
 #include <tlsw/error.hpp>
 

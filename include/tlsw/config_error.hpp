@@ -2,6 +2,10 @@
 #ifndef TLSW_CONFIG_ERROR_HPP
 #define TLSW_CONFIG_ERROR_HPP
 
+/** @file
+    tlsw::config_error and config_result: why loading credentials,
+    trust anchors or a policy failed. */
+
 #include <tlsw/error.hpp>
 #include <tlsw/expected.hpp>
 
@@ -21,8 +25,10 @@ namespace tlsw {
 */
 class config_error {
 public:
+    /** An error of code error.code() with the sentence detail. */
     config_error(tls_error error, std::string detail) : error_(error), detail_(std::move(detail)) {}
 
+    /** errc::invalid_argument (bad content) or errc::transport (unreadable file). */
     errc code() const noexcept { return error_.code(); }
     /** The code and, for a file that cannot be read, the OS error. */
     const tls_error& error() const noexcept { return error_; }
@@ -31,6 +37,7 @@ public:
     /** One line for people: the code's description, then the detail. */
     std::string message() const { return detail_.empty() ? error_.message() : error_.message() + ": " + detail_; }
 
+    /** Compares the code: `if (r.error() == tlsw::errc::invalid_argument)`. */
     friend bool operator==(const config_error& e, errc c) noexcept { return e.code() == c; }
 
 private:

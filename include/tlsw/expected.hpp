@@ -2,17 +2,18 @@
 #ifndef TLSW_EXPECTED_HPP
 #define TLSW_EXPECTED_HPP
 
-/** tlsw::expected, tlsw::unexpected, tlsw::unexpect_t, tlsw::unexpect and
+/** @file
+    tlsw::expected, tlsw::unexpected, tlsw::unexpect_t, tlsw::unexpect and
     tlsw::bad_expected_access.
 
     Where the standard library provides std::expected, these names ARE the
     std ones (using-declarations, not look-alikes), so results of tlsw calls
-    mix freely with user code written against <expected>. That includes the
+    mix freely with user code written against `<expected>`. That includes the
     library's limits: libstdc++ 12 (g++ 12 -std=c++23) has no and_then,
     or_else, transform or transform_error, and no libstdc++ std::expected
     is trivially copyable, since C++23 leaves its assignment non-trivial.
 
-    Elsewhere (C++20, or clang with libstdc++ 12, whose <expected> is empty
+    Elsewhere (C++20, or clang with libstdc++ 12, whose `<expected>` is empty
     because clang 16 reports __cpp_concepts < 202002) a fallback follows the
     C++23 interface. It leaves out the converting constructors and
     assignments from expected<U, G>; the rest behaves as specified. It throws

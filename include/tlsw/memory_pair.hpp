@@ -2,6 +2,10 @@
 #ifndef TLSW_MEMORY_PAIR_HPP
 #define TLSW_MEMORY_PAIR_HPP
 
+/** @file
+    tlsw::memory_pair and blocking_memory_pair: two connected
+    in-process transports, for tests and for pipelines within one program. */
+
 #include <tlsw/transport.hpp>
 
 #include <algorithm>
@@ -101,12 +105,16 @@ struct pair_state {
 template <bool Blocking>
 class basic_memory_pair {
 public:
+    /** One end of the pair: a transport (tlsw/transport.hpp). Move-only;
+        destroying it closes its side. */
     class end {
     public:
-        static constexpr bool can_block = Blocking;
-        static constexpr bool can_would_block = !Blocking;
+        static constexpr bool can_block = Blocking;         ///< Reads and writes wait (blocking pair).
+        static constexpr bool can_would_block = !Blocking;  ///< Reads and writes report would-block (nonblocking pair).
 
+        /** Takes other's side; other is closed-and-detached after. */
         end(end&& other) noexcept : state_(std::move(other.state_)), side_(other.side_) {}
+        /** Closes this end's side first, then takes other's. */
         end& operator=(end&& other) noexcept {
             if (this != &other) {
                 close();

@@ -2,6 +2,10 @@
 #ifndef TLSW_NONBLOCKING_SOCKET_HPP
 #define TLSW_NONBLOCKING_SOCKET_HPP
 
+/** @file
+    tlsw::nonblocking_socket: a connected TCP socket in nonblocking
+    mode, with wait() for readiness. */
+
 #include <tlsw/detail/socket.hpp>
 #include <tlsw/expected.hpp>
 #include <tlsw/transport.hpp>
@@ -54,6 +58,7 @@ public:
     /** A closed socket; assign a connected one to it. */
     nonblocking_socket() noexcept = default;
 
+    /** Takes other's socket; other is closed after. */
     nonblocking_socket(nonblocking_socket&&) noexcept = default;
     /** Closes the socket held before, then takes other's. */
     nonblocking_socket& operator=(nonblocking_socket&&) noexcept = default;

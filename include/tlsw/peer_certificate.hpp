@@ -2,6 +2,10 @@
 #ifndef TLSW_PEER_CERTIFICATE_HPP
 #define TLSW_PEER_CERTIFICATE_HPP
 
+/** @file
+    tlsw::peer_certificate, and what a verification hook is given
+    (tlsw::verify_context) and answers (tlsw::verify_result). */
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -48,10 +52,12 @@ struct verify_request {
 /** A verification hook's answer: accept, or reject with a reason that the
     failed stream's last_error_detail() reports. */
 struct verify_result {
-    bool accepted = true;
-    std::string reason;
+    bool accepted = true;  ///< Whether the hook accepts the peer.
+    std::string reason;    ///< Why not, in a few words (empty when accepted).
 
+    /** The peer is accepted. */
     static verify_result accept() { return {}; }
+    /** The peer is rejected: the handshake fails, its detail says why. */
     static verify_result reject(std::string why) { return {false, std::move(why)}; }
 };
 

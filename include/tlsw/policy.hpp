@@ -2,6 +2,11 @@
 #ifndef TLSW_POLICY_HPP
 #define TLSW_POLICY_HPP
 
+/** @file
+    The policies of tlsw::tls_stream: write mode (full_write,
+    partial_write), retry buffer (fixed_buffer, moving_buffer) and retry
+    check (checked_retry, unchecked_retry), any order, each with a default. */
+
 #include <type_traits>
 
 namespace tlsw {
@@ -15,30 +20,30 @@ struct retry_check_tag {};
 /** Write mode (default): write() succeeds only once the whole buffer is
     written, like SSL_write without SSL_MODE_ENABLE_PARTIAL_WRITE. */
 struct full_write {
-    using category = detail::write_mode_tag;
-    static constexpr bool partial = false;
+    using category = detail::write_mode_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool partial = false;  ///< Whether write() may return after one record.
 };
 
 /** Write mode: write() succeeds after one record of at most 16384 bytes has
     been written and returns its length, like SSL_MODE_ENABLE_PARTIAL_WRITE. */
 struct partial_write {
-    using category = detail::write_mode_tag;
-    static constexpr bool partial = true;
+    using category = detail::write_mode_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool partial = true;  ///< Whether write() may return after one record.
 };
 
 /** Retry buffer (default): a write repeated after want_read / want_write
     must pass the same pointer and a length not shorter than what was
     taken, else it fails with errc::bad_write_retry. */
 struct fixed_buffer {
-    using category = detail::retry_buffer_tag;
-    static constexpr bool moving = false;
+    using category = detail::retry_buffer_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool moving = false;  ///< Whether a repeat may pass another pointer.
 };
 
 /** Retry buffer: the repeated write may pass a different pointer holding
     the same bytes, like SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER. */
 struct moving_buffer {
-    using category = detail::retry_buffer_tag;
-    static constexpr bool moving = true;
+    using category = detail::retry_buffer_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool moving = true;  ///< Whether a repeat may pass another pointer.
 };
 
 /** Retry check (default in builds without NDEBUG): the stream keeps a
@@ -47,15 +52,15 @@ struct moving_buffer {
     whose bytes there differ fails with errc::bad_write_retry: a caller
     that changed or moved data it had handed over is caught, not sent. */
 struct checked_retry {
-    using category = detail::retry_check_tag;
-    static constexpr bool checked = true;
+    using category = detail::retry_check_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool checked = true;  ///< Whether repeats are fingerprinted and checked.
 };
 
 /** Retry check off (default with NDEBUG): a repeat is trusted, as OpenSSL
     trusts it; nothing is computed. */
 struct unchecked_retry {
-    using category = detail::retry_check_tag;
-    static constexpr bool checked = false;
+    using category = detail::retry_check_tag;  ///< Which of the three choices this policy makes.
+    static constexpr bool checked = false;  ///< Whether repeats are fingerprinted and checked.
 };
 
 /** True for the policy types tls_stream accepts. */

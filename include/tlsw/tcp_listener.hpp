@@ -2,6 +2,10 @@
 #ifndef TLSW_TCP_LISTENER_HPP
 #define TLSW_TCP_LISTENER_HPP
 
+/** @file
+    tlsw::tcp_listener: a listening TCP socket that accepts blocking or
+    nonblocking sockets. */
+
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/detail/socket.hpp>
 #include <tlsw/expected.hpp>
@@ -31,6 +35,7 @@ public:
     /** A closed listener; assign an open one to it. */
     tcp_listener() noexcept = default;
 
+    /** Takes other's socket and port; other is closed after. */
     tcp_listener(tcp_listener&& other) noexcept
         : fd_(std::move(other.fd_)), port_(std::exchange(other.port_, 0)),
           nonblocking_(std::exchange(other.nonblocking_, false)) {}

@@ -2,7 +2,10 @@
 #ifndef TLSW_TLSW_HPP
 #define TLSW_TLSW_HPP
 
-// The umbrella header: everything a tlsw application needs.
+/** @file
+    The umbrella header: everything a tlsw application needs, except Asio
+    (tlsw/asio.hpp, tlsw/asio/stream.hpp) and the test helpers of
+    tlsw/testing/. */
 
 #include <tlsw/blocking_socket.hpp>
 #include <tlsw/compat.hpp>

@@ -2,6 +2,11 @@
 #ifndef TLSW_TRANSPORT_HPP
 #define TLSW_TRANSPORT_HPP
 
+/** @file
+    The transport concepts a tls_stream runs over (transport,
+    blocking_transport, nonblocking_transport, waitable_transport), their
+    traits, and what a transport operation returns. */
+
 #include <tlsw/expected.hpp>
 
 #include <chrono>

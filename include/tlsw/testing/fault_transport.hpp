@@ -2,6 +2,11 @@
 #ifndef TLSW_TESTING_FAULT_TRANSPORT_HPP
 #define TLSW_TESTING_FAULT_TRANSPORT_HPP
 
+/** @file
+    tlsw::testing::fault_transport: wraps a transport and injects
+    seeded or scripted faults (short reads and writes, would-block, errors,
+    EOF), to test code that uses tlsw. */
+
 #include <tlsw/transport.hpp>
 
 #include <algorithm>
@@ -32,34 +37,34 @@ enum class io_op : unsigned char { read, write };
 
 /** One step of a script: the operation expected next and what to do with it. */
 struct script_step {
-    io_op op;
-    fault_kind action = fault_kind::pass;
+    io_op op;                              ///< the operation expected; another one is a script failure
+    fault_kind action = fault_kind::pass;  ///< what that operation does
     std::size_t cap = 0;  ///< for pass: at most this many bytes (0: no cap)
     std::error_code error = std::make_error_code(std::errc::connection_reset);  ///< for error
 };
 
 /** A seeded plan of faults: the reproducible way to shake a stream. */
 struct fault_plan {
-    std::uint64_t seed = 1;
+    std::uint64_t seed = 1;  ///< the same seed, the same faults
     /** Chance, in percent, that an operation returns would_block(). */
     unsigned would_block_percent = 0;
     /** Cap each read / write at a random size from 1 to this (0: no cap). */
-    std::size_t max_read = 0;
-    std::size_t max_write = 0;
+    std::size_t max_read = 0;   ///< cap of each read (0: no cap)
+    std::size_t max_write = 0;  ///< cap of each write (0: no cap)
     /** Inject `fail_kind` at this operation number (reads and writes
         counted together from 0), once. */
     std::optional<std::uint64_t> fail_at{};
-    fault_kind fail_kind = fault_kind::error;
-    std::error_code fail_error = std::make_error_code(std::errc::connection_reset);
+    fault_kind fail_kind = fault_kind::error;  ///< what happens at fail_at
+    std::error_code fail_error = std::make_error_code(std::errc::connection_reset);  ///< for fault_kind::error
 };
 
 /** What passed through a fault_transport. */
 struct fault_counters {
     std::uint64_t operations = 0;  ///< read_some and write_some calls, faulted or not
-    std::uint64_t reads = 0;
-    std::uint64_t writes = 0;
-    std::uint64_t bytes_read = 0;
-    std::uint64_t bytes_written = 0;
+    std::uint64_t reads = 0;          ///< read_some calls
+    std::uint64_t writes = 0;         ///< write_some calls
+    std::uint64_t bytes_read = 0;     ///< bytes the wrapped transport delivered
+    std::uint64_t bytes_written = 0;  ///< bytes the wrapped transport took
     std::uint64_t would_blocks = 0;  ///< injected would_block() results
     bool fault_hit = false;          ///< the plan's fail_at operation was reached
 };
@@ -84,16 +89,21 @@ struct fault_counters {
 template <transport Next>
 class fault_transport {
 public:
-    static constexpr bool can_block = transport_traits<Next>::can_block;
-    static constexpr bool can_would_block = true;
+    static constexpr bool can_block = transport_traits<Next>::can_block;  ///< as the wrapped transport
+    static constexpr bool can_would_block = true;  ///< injected would-blocks, whatever Next does
 
+    /** Called with a description when a scripted run goes off its script. */
     using failure_handler = void (*)(const std::string& what);
 
+    /** Wraps next with seeded faults. */
     fault_transport(Next next, fault_plan plan) : next_(std::move(next)), plan_(plan), rng_(plan.seed) {}
 
+    /** Wraps next with a script: each operation must be the next step's; a
+        mismatch, or steps left at destruction, calls on_failure. */
     fault_transport(Next next, std::vector<script_step> script, failure_handler on_failure = &default_failure)
         : next_(std::move(next)), script_(script.begin(), script.end()), scripted_(true), on_failure_(on_failure) {}
 
+    /** Takes other's transport, plan, counters and script. */
     fault_transport(fault_transport&& other) noexcept
         : next_(std::move(other.next_)), plan_(other.plan_), rng_(other.rng_), counters_(other.counters_),
           script_(std::move(other.script_)), scripted_(std::exchange(other.scripted_, false)),
@@ -106,6 +116,7 @@ public:
                         " script step(s) not consumed");
     }
 
+    /** The wrapped read_some, or the fault the plan or script says. */
     [[nodiscard]] io_result read_some(std::span<std::byte> in) {
         ++counters_.reads;
         auto [action, cap, error] = next_action(io_op::read, plan_.max_read);
@@ -121,6 +132,7 @@ public:
         return n;
     }
 
+    /** The wrapped write_some, or the fault the plan or script says. */
     [[nodiscard]] io_result write_some(std::span<const std::byte> out) {
         ++counters_.writes;
         auto [action, cap, error] = next_action(io_op::write, plan_.max_write);
@@ -143,9 +155,11 @@ public:
         return next_.wait(r, timeout);
     }
 
+    /** What passed through so far. */
     const fault_counters& counters() const noexcept { return counters_; }
     /** Script steps not yet consumed. */
     std::size_t unconsumed() const noexcept { return script_.size(); }
+    /** The wrapped transport. */
     Next& next() noexcept { return next_; }
     /** Stops injecting anything: later operations pass through whole. */
     void heal() noexcept {
