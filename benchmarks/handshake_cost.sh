@@ -34,36 +34,8 @@ mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
 # ---- build: Botan 2 here, Botan 3 in the root ------------------------------------
-host_build=build/engines-botan2
-if [[ ! -f $host_build/build.ninja ]]; then
-  meson setup "$host_build" -Dbotan=2 -Dbenchmarks=true -Dtests=false -Dexamples=false \
-    -Dbuildtype=release >"$out/host.setup.log" 2>&1 || { cat "$out/host.setup.log" >&2; exit 1; }
-fi
-ninja -j2 -C "$host_build" benchmarks/tlsw_handshake_cost >/dev/null
-
-root=$(cd "$root" && pwd)
-in_root() {
-  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
-    DEBIAN_FRONTEND=noninteractive sh -c 'cd /bench && exec "$@"' sh "$@"
-}
-if ! chroot "$root" dpkg-query -W -f='${Status}' valgrind 2>/dev/null | grep -q 'install ok installed'; then
-  echo "installing valgrind in $root" >&2
-  chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
-    sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends valgrind && apt-get clean' >/dev/null
-fi
-mkdir -p "$root/bench"
-find "$root/bench" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
-git ls-files -z --cached --others --exclude-standard | grep -zv '^build/' | tar --null -T - -cf - | tar -xf - -C "$root/bench"
-if ! mountpoint -q "$root/proc"; then
-  mount -t proc proc "$root/proc"
-  trap 'umount "$root/proc"' EXIT
-fi
-root_build=build/engines-botan3
-if [[ ! -f $root/bench/$root_build/build.ninja ]]; then
-  in_root meson setup "$root_build" -Dbotan=3 -Dbenchmarks=true -Dtests=false -Dexamples=false \
-    -Dbuildtype=release >"$out/root.setup.log" 2>&1 || { cat "$out/root.setup.log" >&2; exit 1; }
-fi
-in_root ninja -j2 -C "$root_build" benchmarks/tlsw_handshake_cost >/dev/null
+source benchmarks/both_engines.sh
+build_on_both_engines tlsw_handshake_cost "$root" "$out"
 
 # ---- measure -----------------------------------------------------------------------
 # Prints "<instructions> <program output>" for `engine kind n`.
