@@ -22,7 +22,15 @@ comment on the line just above a block may say how it is checked:
                                            network or a peer the test
                                            cannot have; keep this rare)
 
-Blocks are compiled and run TLSW_SNIPPET_JOBS at a time (default 2).
+Compiling is most of the cost (each block parses tlsw and Botan), so the
+blocks are compiled in groups, one program per group: each block's code
+stands verbatim in a namespace of its own, its main renamed, its #include
+lines gathered at the top, and the program's main runs the block named by
+its first argument. (So a block's main must return its status
+explicitly.) Blocks that include <tlsw/asio.hpp> form a group of their
+own, with that header first. TLSW_SNIPPET_SEPARATE=1 compiles every block
+alone instead, exactly as written. Groups compile, and blocks run,
+TLSW_SNIPPET_JOBS at a time (default 2).
 
 Usage: readme_snippets.py DOC [DOC...] TEST_PKI_PROGRAM INCLUDE_DIR -- COMPILER [ARG...]
   DOC: a Markdown file, or a directory whose *.md files are all checked.
@@ -90,36 +98,75 @@ def start_s_server(certs):
     raise RuntimeError("openssl s_server did not start")
 
 
-def check_block(job, compiler, flags, libs, tmp, certs, port):
-    """Compiles and runs one block; returns (passed, report lines)."""
-    number, doc, line, code, directive = job
-    name = f"block {number} ({os.path.basename(doc)} line {line})"
-    if not re.search(r"\bint\s+main\s*\(", code):
-        return False, f"FAIL {name}: not a whole program (no main): documented blocks are compiled and run as written"
-    compile_only = directive.startswith("compile only")
-    if not compile_only and directive != "run":
-        return False, f"FAIL {name}: unknown directive '{directive}' (say 'compile only, REASON' or nothing)"
-    source = os.path.join(tmp, f"block{number}.cpp")
-    exe = os.path.join(tmp, f"block{number}")
+def block_name(job):
+    number, doc, line, _, _ = job
+    return f"block {number} ({os.path.basename(doc)} line {line})"
+
+
+def grouped_source(jobs):
+    """One program holding every block of `jobs`: the includes first (in
+    order of appearance, <tlsw/asio.hpp> before all), each block in its
+    own namespace with main renamed, and a main that runs block argv[1]."""
+    includes, bodies = [], []
+    for number, doc, line, code, _ in jobs:
+        body = []
+        for i, text in enumerate(code.splitlines()):
+            if re.match(r"\s*#\s*include\b", text):
+                if text.strip() not in includes:
+                    includes.append(text.strip())
+                body.append("")  # keeps the line numbers
+            else:
+                body.append(text)
+        renamed = re.sub(r"\bint\s+main\s*\(", "int snippet_main(", "\n".join(body), count=1)
+        bodies.append(f'namespace snippet_{number} {{\n#line {line} "{os.path.basename(doc)}"\n{renamed}\n}}\n')
+    includes.sort(key=lambda inc: 0 if "tlsw/asio.hpp" in inc else 1)  # stable: the rest keep their order
+    calls = "\n".join(f'    if (which == "{job[0]}") return run(snippet_{job[0]}::snippet_main, argc - 1, argv + 1);'
+                      for job in jobs)
+    return "\n".join(includes) + "\n#include <string_view>\n#include <type_traits>\n\n" + "\n".join(bodies) + f"""
+template <class Main>
+static int run(Main block_main, int argc, char** argv) {{
+    if constexpr (std::is_invocable_v<Main, int, char**>)
+        return block_main(argc, argv);
+    else
+        return block_main();
+}}
+
+int main(int argc, char** argv) {{
+    const std::string_view which = argc > 1 ? argv[1] : "";
+{calls}
+    return 99;
+}}
+"""
+
+
+def build(group, source_text, exe, compiler, flags, libs):
+    """Compiles one group; returns (ok, report)."""
+    source = exe + ".cpp"
     with open(source, "w", encoding="utf-8") as f:
-        f.write(f'#line {line} "{os.path.basename(doc)}"\n{code}')
+        f.write(source_text)
     started = time.monotonic()
     built = subprocess.run([*compiler, *flags, source, "-o", exe, *libs], capture_output=True, text=True)
     took = time.monotonic() - started
+    names = ", ".join(block_name(job) for job in group)
     if built.returncode != 0:
-        return False, f"FAIL {name}: does not compile\n{built.stdout}{built.stderr}"
-    if compile_only:
-        return True, f"ok   {name}: compiled in {took:.1f} s (not run: {directive})"
+        return False, f"FAIL {names}: does not compile\n{built.stdout}{built.stderr}"
+    return True, f"compiled in {took:.1f} s: {names}"
+
+
+def run_block(job, exe, args, certs, port):
+    """Runs one compiled block; returns (passed, report)."""
+    name = block_name(job)
+    if job[4].startswith("compile only"):
+        return True, f"ok   {name}: compiled (not run: {job[4]})"
     try:
-        ran = subprocess.run([exe, "127.0.0.1", str(port)], cwd=certs, capture_output=True, text=True,
+        ran = subprocess.run([exe, *args, "127.0.0.1", str(port)], cwd=certs, capture_output=True, text=True,
                              timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return False, f"FAIL {name}: still running after {RUN_TIMEOUT_S} s"
+    output = [out if len(out) <= 200 else out[:200] + " ..." for out in (ran.stdout + ran.stderr).splitlines()]
     if ran.returncode != 0:
-        return False, f"FAIL {name}: exit status {ran.returncode}\n{ran.stdout}{ran.stderr}"
-    report = [f"ok   {name}: compiled in {took:.1f} s and ran"]
-    report += [f"       | {out}" for out in (ran.stdout + ran.stderr).splitlines()[:5]]
-    return True, "\n".join(report)
+        return False, f"FAIL {name}: exit status {ran.returncode}\n" + "\n".join(output)
+    return True, "\n".join([f"ok   {name}: ran"] + [f"       | {out}" for out in output[:5]])
 
 
 def main(argv):
@@ -148,7 +195,32 @@ def main(argv):
 
     started = time.monotonic()
     failed = 0
+    for job in jobs:
+        number, doc, line, code, directive = job
+        if not re.search(r"\bint\s+main\s*\(", code):
+            print(f"FAIL {block_name(job)}: not a whole program (no main): documented blocks are compiled and run "
+                  "as written")
+            failed += 1
+        elif not directive.startswith("compile only") and directive != "run":
+            print(f"FAIL {block_name(job)}: unknown directive '{directive}' (say 'compile only, REASON' or nothing)")
+            failed += 1
+    if failed:
+        return 1
     with tempfile.TemporaryDirectory(prefix="tlsw-snippets.") as tmp:
+        # (group of jobs, source text, executable, arguments before the block's own per job)
+        programs = []
+        if os.environ.get("TLSW_SNIPPET_SEPARATE") == "1":
+            for job in jobs:
+                source = f'#line {job[2]} "{os.path.basename(job[1])}"\n{job[3]}'
+                programs.append(([job], source, os.path.join(tmp, f"block{job[0]}"), lambda job: []))
+        else:
+            asio = [job for job in jobs if "tlsw/asio.hpp" in job[3]]
+            plain = [job for job in jobs if job not in asio]
+            for name, group in (("plain", plain), ("asio", asio)):
+                if group:
+                    programs.append((group, grouped_source(group), os.path.join(tmp, f"snippets_{name}"),
+                                     lambda job: [str(job[0])]))
+
         certs = os.path.join(tmp, "run")
         subprocess.run([test_pki, "--filler-names", "10000", certs, "localhost", "127.0.0.1"], check=True,
                        capture_output=True)
@@ -157,8 +229,15 @@ def main(argv):
         server, port = start_s_server(certs)
         try:
             with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-                results = pool.map(lambda job: check_block(job, compiler, flags, libs, tmp, certs, port), jobs)
-                for passed, report in results:
+                builds = list(pool.map(lambda p: build(p[0], p[1], p[2], compiler, flags, libs), programs))
+                runs = []
+                for (group, _, exe, args), (ok, report) in zip(programs, builds):
+                    print(report, flush=True)
+                    if not ok:
+                        failed += len(group)
+                        continue
+                    runs += [(job, exe, args(job)) for job in group]
+                for passed, report in pool.map(lambda r: run_block(r[0], r[1], r[2], certs, port), runs):
                     print(report, flush=True)
                     failed += not passed
         finally:
