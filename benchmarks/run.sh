@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The comparison of issue 11 in one command: builds the benchmarks
+# The comparison in one command: builds the benchmarks
 # (release), measures tlsw, raw Botan and OpenSSL side by side, and prints
 # one table with every target and PASS/FAIL beside it, then draws the
 # throughput chart. About 5 minutes on 2 cores, the build included.
