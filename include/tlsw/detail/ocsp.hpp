@@ -57,24 +57,30 @@ public:
         return empty() ? std::nullopt : std::optional<std::uint8_t>(in_[pos_]);
     }
 
+    /** The next element; nothing when the input is over or damaged, and
+        then nothing more is read (empty() turns true). */
     std::optional<der_item> next() noexcept {
-        if (in_.size() - pos_ < 2 || pos_ > in_.size())
+        const auto damaged = [&] {
+            pos_ = in_.size();
             return std::nullopt;
+        };
+        if (pos_ >= in_.size() || in_.size() - pos_ < 2)
+            return damaged();
         const std::size_t start = pos_;
         const std::uint8_t tag = in_[pos_++];
         if ((tag & 0x1F) == 0x1F)
-            return std::nullopt;
+            return damaged();
         std::size_t length = in_[pos_++];
         if (length & 0x80) {
             const std::size_t n = length & 0x7F;
             if (n == 0 || n > 4 || in_.size() - pos_ < n)
-                return std::nullopt;
+                return damaged();
             length = 0;
             for (std::size_t i = 0; i < n; ++i)
                 length = (length << 8) | in_[pos_++];
         }
         if (length > in_.size() - pos_)
-            return std::nullopt;
+            return damaged();
         der_item item{tag, in_.subspan(pos_, length), in_.subspan(start, pos_ + length - start)};
         pos_ += length;
         return item;
@@ -187,7 +193,7 @@ inline expected<parsed_ocsp_response, std::string> parse_ocsp_response(der_bytes
     parsed_ocsp_response out;
     if (b.peek_tag() == 0xA0) {
         const auto certs = b.next();
-        der_reader c(certs->content);
+        der_reader c(certs ? certs->content : der_bytes());
         const auto list = c.expect(0x30);
         if (!list)
             return bad("its certificates are damaged");
@@ -200,8 +206,8 @@ inline expected<parsed_ocsp_response, std::string> parse_ocsp_response(der_bytes
         }
     }
     der_reader t(tbs->content);
-    if (t.peek_tag() == 0xA0)
-        t.next();  // version, v1
+    if (t.peek_tag() == 0xA0 && !t.next())  // version, v1
+        return bad("its response data is damaged");
     const auto responder = t.next();
     if (responder && responder->tag == 0xA1) {
         der_reader n(responder->content);
@@ -272,7 +278,8 @@ inline expected<parsed_ocsp_response, std::string> parse_ocsp_response(der_bytes
             return bad("a thisUpdate is damaged");
         single.this_update = *this_time;
         if (s.peek_tag() == 0xA0) {
-            der_reader n(s.next()->content);
+            const auto explicit_next = s.next();
+            der_reader n(explicit_next ? explicit_next->content : der_bytes());
             const auto next_update = n.expect(0x18);
             single.next_update = next_update ? parse_generalized_time(next_update->content) : std::nullopt;
             if (!single.next_update)
