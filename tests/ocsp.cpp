@@ -30,7 +30,7 @@ using tlsw::errc;
 
 namespace {
 
-using ocsp_stream = tlsw::tls_stream<tlsw::memory_pair::end>;
+using ocsp_stream = stream_pair<policies<>>::stream;
 namespace resp = tlsw_test::ocsp;
 
 const Botan::X509_Certificate& test_leaf() {
@@ -115,9 +115,9 @@ TEST_CASE("a server context takes an OCSP response only for its own leaf", "[ocs
     CHECK(client.staple_ocsp_response(creds, resp::as_span(good)).error() == errc::invalid_state);
 
     // The refused ones left the good one in place: a client gets it.
-    auto pair = tlsw::memory_pair::make(64 * 1024);
-    ocsp_stream a(client, std::move(pair.first), localhost());
-    ocsp_stream b(server, std::move(pair.second));
+    stream_pair<policies<>> pair(client, server);
+    auto& a = pair.client;
+    auto& b = pair.server;
     REQUIRE_FALSE(connect(a, b));
     CHECK(a.info().ocsp.stapled);
     CHECK(a.info().ocsp.verified);
@@ -130,9 +130,9 @@ TEST_CASE("a server context takes an OCSP response only for its own leaf", "[ocs
     CHECK(server.staple_ocsp_response_file(creds, file));
     std::ofstream(file, std::ios::binary | std::ios::trunc).close();
     CHECK(server.staple_ocsp_response_file(creds, file));
-    auto pair2 = tlsw::memory_pair::make(64 * 1024);
-    ocsp_stream a2(client, std::move(pair2.first), localhost());
-    ocsp_stream b2(server, std::move(pair2.second));
+    stream_pair<policies<>> pair2(client, server);
+    auto& a2 = pair2.client;
+    auto& b2 = pair2.server;
     REQUIRE_FALSE(connect(a2, b2));
     CHECK_FALSE(a2.info().ocsp.stapled);
     const auto missing = server.staple_ocsp_response_file(creds, dir / "missing.ocsp");
@@ -147,9 +147,9 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
     const auto now = std::chrono::system_clock::now();
 
     SECTION("good: verified, with its times in info()") {
-        auto pair = tlsw::memory_pair::make(64 * 1024);
-        ocsp_stream client(versioned(client_context(), tls12_only), std::move(pair.first), localhost());
-        ocsp_stream server(stapling_server(leaf_response()), std::move(pair.second));
+        stream_pair<policies<>> pair(versioned(client_context(), tls12_only), stapling_server(leaf_response()));
+        auto& client = pair.client;
+        auto& server = pair.server;
         REQUIRE_FALSE(connect(client, server));
         const auto& ocsp = client.info().ocsp;
         CHECK(ocsp.stapled);
@@ -168,9 +168,9 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
     SECTION("revoked: the handshake fails with the reason revoked, on both sides") {
         resp::response_options options;
         options.status = tlsw::ocsp_cert_status::revoked;
-        auto pair = tlsw::memory_pair::make(64 * 1024);
-        ocsp_stream client(versioned(client_context(), tls12_only), std::move(pair.first), localhost());
-        ocsp_stream server(stapling_server(leaf_response(options)), std::move(pair.second));
+        stream_pair<policies<>> pair(versioned(client_context(), tls12_only), stapling_server(leaf_response(options)));
+        auto& client = pair.client;
+        auto& server = pair.server;
         const auto error = connect(client, server);
         REQUIRE(error);
         CHECK(error->code() == errc::certificate);
@@ -201,9 +201,9 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
         };
         for (const auto& [problem, der] : cases) {
             CAPTURE(problem);
-            auto pair = tlsw::memory_pair::make(64 * 1024);
-            ocsp_stream client(versioned(client_context(), tls12_only), std::move(pair.first), localhost());
-            ocsp_stream server(stapling_server(der), std::move(pair.second));
+            stream_pair<policies<>> pair(versioned(client_context(), tls12_only), stapling_server(der));
+            auto& client = pair.client;
+            auto& server = pair.server;
             const auto error = connect(client, server);
             REQUIRE(error);
             CHECK(error->code() == errc::certificate);
@@ -220,9 +220,9 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
     SECTION("a delegated responder the issuer authorised, named by key") {
         auto delegate = resp::delegated_signer(env().pki);
         delegate.by_key = true;
-        auto pair = tlsw::memory_pair::make(64 * 1024);
-        ocsp_stream client(versioned(client_context(), tls12_only), std::move(pair.first), localhost());
-        ocsp_stream server(stapling_server(resp::make_response(test_leaf(), test_ca(), delegate)), std::move(pair.second));
+        stream_pair<policies<>> pair(versioned(client_context(), tls12_only), stapling_server(resp::make_response(test_leaf(), test_ca(), delegate)));
+        auto& client = pair.client;
+        auto& server = pair.server;
         REQUIRE_FALSE(connect(client, server));
         CHECK(client.info().ocsp.verified);
         CHECK(client.info().ocsp.status == tlsw::ocsp_cert_status::good);
@@ -233,18 +233,18 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
         resp::response_options unknown;
         unknown.status = tlsw::ocsp_cert_status::unknown;
         {
-            auto pair = tlsw::memory_pair::make(64 * 1024);
-            ocsp_stream client(required, std::move(pair.first), localhost());
-            ocsp_stream server(server_context(), std::move(pair.second));
+            stream_pair<policies<>> pair(required, server_context());
+            auto& client = pair.client;
+            auto& server = pair.server;
             const auto error = connect(client, server);
             REQUIRE(error);
             CHECK(error->certificate() == tlsw::certificate_reason::bad_status_response);
             CHECK(client.last_error_detail().find("stapled no OCSP response") != std::string::npos);
         }
         {
-            auto pair = tlsw::memory_pair::make(64 * 1024);
-            ocsp_stream client(required, std::move(pair.first), localhost());
-            ocsp_stream server(stapling_server(leaf_response(unknown)), std::move(pair.second));
+            stream_pair<policies<>> pair(required, stapling_server(leaf_response(unknown)));
+            auto& client = pair.client;
+            auto& server = pair.server;
             const auto error = connect(client, server);
             REQUIRE(error);
             CHECK(error->certificate() == tlsw::certificate_reason::bad_status_response);
@@ -252,16 +252,16 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
             CHECK(client.info().ocsp.status == tlsw::ocsp_cert_status::unknown);
         }
         {
-            auto pair = tlsw::memory_pair::make(64 * 1024);
-            ocsp_stream client(required, std::move(pair.first), localhost());
-            ocsp_stream server(stapling_server(leaf_response()), std::move(pair.second));
+            stream_pair<policies<>> pair(required, stapling_server(leaf_response()));
+            auto& client = pair.client;
+            auto& server = pair.server;
             REQUIRE_FALSE(connect(client, server));
             CHECK(client.info().ocsp.verified);
         }
         {
-            auto pair = tlsw::memory_pair::make(64 * 1024);
-            ocsp_stream client(versioned(client_context(), tls12_only), std::move(pair.first), localhost());
-            ocsp_stream server(server_context(), std::move(pair.second));
+            stream_pair<policies<>> pair(versioned(client_context(), tls12_only), server_context());
+            auto& client = pair.client;
+            auto& server = pair.server;
             REQUIRE_FALSE(connect(client, server));
             CHECK_FALSE(client.info().ocsp.stapled);
         }
@@ -271,9 +271,9 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
         quiet.request_ocsp_staple(false);
         resp::response_options options;
         options.status = tlsw::ocsp_cert_status::revoked;
-        auto pair = tlsw::memory_pair::make(64 * 1024);
-        ocsp_stream client(quiet, std::move(pair.first), localhost());
-        ocsp_stream server(stapling_server(leaf_response(options)), std::move(pair.second));
+        stream_pair<policies<>> pair(quiet, stapling_server(leaf_response(options)));
+        auto& client = pair.client;
+        auto& server = pair.server;
         REQUIRE_FALSE(connect(client, server));
         CHECK_FALSE(client.info().ocsp.stapled);
     }
@@ -309,9 +309,9 @@ TEST_CASE("a damaged stapled response is never verified: every truncation, every
 TEST_CASE("a server's OCSP response replaced while streams run reaches the streams made after", "[ocsp]") {
     auto server = stapling_server(leaf_response());
     const auto client = client_context();
-    auto first_pair = tlsw::memory_pair::make(64 * 1024);
-    ocsp_stream first_client(client, std::move(first_pair.first), localhost());
-    ocsp_stream first_server(server, std::move(first_pair.second));
+    stream_pair<policies<>> first_pair(client, server);
+    auto& first_client = first_pair.client;
+    auto& first_server = first_pair.server;
 
     resp::response_options revoked;
     revoked.status = tlsw::ocsp_cert_status::revoked;
@@ -322,9 +322,9 @@ TEST_CASE("a server's OCSP response replaced while streams run reaches the strea
     CHECK(first_client.info().ocsp.status == tlsw::ocsp_cert_status::good);
     // A client of its own: this one would resume the first session, and a
     // resumption carries no staple.
-    auto pair = tlsw::memory_pair::make(64 * 1024);
-    ocsp_stream c(client_context(), std::move(pair.first), localhost());
-    ocsp_stream s(server, std::move(pair.second));
+    stream_pair<policies<>> pair(client_context(), server);
+    auto& c = pair.client;
+    auto& s = pair.server;
     const auto error = connect(c, s);
     REQUIRE(error);
     CHECK(error->certificate() == tlsw::certificate_reason::revoked);
