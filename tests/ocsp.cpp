@@ -198,6 +198,8 @@ TEST_CASE("a client checks the stapled OCSP response: good, revoked, expired, wr
             {"did not authorise", resp::make_response(test_leaf(), test_ca(), resp::issuer_signer(other))},
             {"did not authorise",
              resp::make_response(test_leaf(), test_ca(), resp::delegated_signer(env().pki, false))},
+            // A responder with the OCSP-signing usage, but another CA's.
+            {"did not authorise", resp::make_response(test_leaf(), test_ca(), resp::delegated_signer(other))},
         };
         for (const auto& [problem, der] : cases) {
             CAPTURE(problem);
