@@ -528,8 +528,9 @@ public:
         invalid: not signed by the certificate's issuer or a responder the
         issuer authorised, not about the server's certificate, expired or
         not yet valid (ocsp_clock_skew), larger than
-        max_ocsp_response_bytes (certificate_reason::bad_status_response).
-        Off, the client asks for none and so gets none; it also turns
+        max_ocsp_response_bytes (certificate_reason::bad_status_response;
+        on Botan 2, which parses the response before tlsw sees it, one its
+        parser refuses ends the handshake as a decode_error). Off, the client asks for none and so gets none; it also turns
         require_ocsp_staple() off. On a server, off means it staples
         nothing. A text policy (policy()) replaces this switch by its
         support_cert_status_message. */
