@@ -37,7 +37,7 @@ constexpr std::array all_alerts{
     tlsw::alert::inappropriate_fallback, tlsw::alert::user_canceled,
     tlsw::alert::no_renegotiation,      tlsw::alert::unsupported_extension,
     tlsw::alert::unrecognized_name,     tlsw::alert::no_application_protocol,
-    tlsw::alert::certificate_required,
+    tlsw::alert::certificate_required,  tlsw::alert::bad_certificate_status_response,
 };
 
 constexpr std::array all_reasons{
@@ -47,6 +47,7 @@ constexpr std::array all_reasons{
     tlsw::certificate_reason::bad_signature, tlsw::certificate_reason::weak_signature,
     tlsw::certificate_reason::invalid_usage, tlsw::certificate_reason::no_certificate,
     tlsw::certificate_reason::other,         tlsw::certificate_reason::rejected,
+    tlsw::certificate_reason::bad_status_response,
 };
 
 bool contains(const std::string& text, const std::string& part) {

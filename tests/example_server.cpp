@@ -6,6 +6,7 @@
 
 #include "support/example_programs.hpp"
 #include "support/harness.hpp"
+#include "support/ocsp_responder.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -887,4 +888,56 @@ TEST_CASE("with --client-ca the example server logs each client's verified ident
         REQUIRE(server->wait_for_err("conn 1: closed: ", 10s));
         CHECK(server->err().find("conn 1: handshake: ") == std::string::npos);
     }
+}
+
+// A response as OpenSSL's own responder makes it (openssl ocsp -index), for
+// the example server's --ocsp; s_client shows it stapled, and a tlsw client
+// that requires a staple verifies it.
+TEST_CASE("the example server staples --ocsp FILE made by openssl ocsp, and refuses one for another certificate",
+          "[ocsp][interop][openssl][example_server]") {
+    TLSW_REQUIRE_PROGRAM("openssl");
+    pki_fixture f;
+    const auto run = [&](std::vector<std::string> argv) {
+        child_process p(std::move(argv));
+        const auto status = p.wait_exit(30s);
+        INFO(p.transcript());
+        REQUIRE(status == 0);
+    };
+    const auto ca_key = f.dir / "ca.key";
+    std::ofstream(ca_key) << f.pki.ca_key_pem;
+    const auto leaf = tlsw_test::ocsp::certificate(f.pki.leaf_cert_pem);
+    std::ofstream(f.dir / "index.txt") << "V\t301231000000Z\t\t" << Botan::hex_encode(leaf.serial_number())
+                                       << "\tunknown\t/CN=localhost\n";
+    const auto request = (f.dir / "request.der").string();
+    const auto response = (f.dir / "response.der").string();
+    run({"openssl", "ocsp", "-issuer", f.ca(), "-cert", f.files.leaf.string(), "-no_nonce", "-reqout", request});
+    run({"openssl", "ocsp", "-index", (f.dir / "index.txt").string(), "-rsigner", f.ca(), "-rkey", ca_key.string(),
+         "-CA", f.ca(), "-reqin", request, "-respout", response, "-ndays", "1"});
+
+    example_server server(f, {"--ocsp", response});
+    child_process client({"openssl", "s_client", "-connect", "127.0.0.1:" + std::to_string(server.port), "-CAfile",
+                          f.ca(), "-verify_return_error", "-servername", "localhost", "-status"});
+    client.write("quit\n");
+    REQUIRE(client.wait_exit(30s) == 0);
+    INFO(client.transcript());
+    CHECK(client.out().find("OCSP Response Status: successful") != std::string::npos);
+    CHECK(client.out().find("Cert Status: good") != std::string::npos);
+
+    auto ctx = f.client_context();
+    ctx.require_ocsp_staple(true);
+    auto socket = tlsw::nonblocking_socket::connect("127.0.0.1", server.port, 10s);
+    REQUIRE(socket);
+    tlsw::tls_stream<tlsw::nonblocking_socket> tls(ctx, std::move(*socket), {.server_name = "localhost"});
+    tls_driver driver(tls);
+    driver.run_until(server.process.get(), [&] { return driver.done() || tls.info().handshakes >= 1; }, 30s);
+    INFO(driver.error_message());
+    CHECK(tls.info().handshakes == 1);
+    CHECK(tls.info().ocsp.verified);
+    CHECK(tls.info().ocsp.status == tlsw::ocsp_cert_status::good);
+
+    // A response about another certificate: the server does not start.
+    pki_fixture other;
+    child_process refused({example("server"), "--cert", other.chain(), "--key", other.key(), "--ocsp", response});
+    CHECK(refused.wait_exit(30s) == 1);
+    CHECK(refused.err().find("not about the credentials' leaf") != std::string::npos);
 }

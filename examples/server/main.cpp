@@ -78,6 +78,10 @@ options:
   --alpn LIST                   comma-separated ALPN protocols to select from, most
                                 preferred first (default http/1.1; "" for none).
                                 Clients offering none of them, or no ALPN, are served too
+  --ocsp FILE                   staple this DER OCSP response (openssl ocsp -respout) for
+                                the certificate when a client asks; refused unless it is
+                                about the certificate. Replace the file and restart before
+                                its nextUpdate
   --client-ca FILE              ask clients for a certificate from these CAs (PEM);
                                 a client may still decline unless --require-client-cert
   --require-client-cert         fail the handshake of a client without a certificate
@@ -121,6 +125,7 @@ struct options {
     bool print_port = false;
     std::string policy;
     std::string client_ca;
+    std::string ocsp;
     bool require_client_cert = false;
     std::vector<std::string> alpn = {"http/1.1"};
     std::optional<tlsw::tls_version> tls_max;
@@ -214,7 +219,7 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
         } else if (arg == "--stats") {
             ok = flag(o.stats);
         } else if (arg == "--cert" || arg == "--key" || arg == "--address" || arg == "--policy" || arg == "--client-ca" ||
-                   arg == "--alpn" || arg == "--port" || arg == "--renegotiate-after" || arg == "--exit-after" ||
+                   arg == "--ocsp" || arg == "--alpn" || arg == "--port" || arg == "--renegotiate-after" || arg == "--exit-after" ||
                    arg == "--max-connections" || arg == "--tls-max" || arg.ends_with("-timeout")) {
             const auto v = value();
             if (!v)
@@ -229,6 +234,8 @@ std::optional<options> parse_options(int argc, char** argv, int& status) {
                 o.policy = *v;
             else if (arg == "--client-ca")
                 o.client_ca = *v;
+            else if (arg == "--ocsp")
+                o.ocsp = *v;
             else if (arg == "--alpn")
                 o.alpn = split_list(*v);
             else if (arg == "--port")
@@ -343,6 +350,12 @@ int run(const options& opts) {
         // The minimum stays TLS 1.2: only the top of the range changes.
         if (auto r = ctx.versions(tlsw::tls_version::tls12, *opts.tls_max); !r) {
             std::fprintf(stderr, "server: --tls-max: %s\n", r.error().message().c_str());
+            return 1;
+        }
+    }
+    if (!opts.ocsp.empty()) {
+        if (auto r = ctx.staple_ocsp_response_file(*creds, opts.ocsp); !r) {
+            std::fprintf(stderr, "server: --ocsp: %s\n", r.error().message().c_str());
             return 1;
         }
     }

@@ -475,6 +475,90 @@ public:
         return *this;
     }
 
+    /** Sets the DER OCSP response (RFC 6960) a server staples for the
+        certificate chain of `creds` (credentials given to server() or
+        add_credentials(), found by their leaf) when a client asks with
+        status_request, under TLS 1.2 (CertificateStatus) and TLS 1.3 (in
+        the leaf's CertificateEntry); each chain has one, and setting it
+        again replaces it, at any time: streams made from then on staple
+        the new one (a stream keeps the one it started with, for its
+        renegotiations too). An empty `der` removes it. Returns
+        invalid_argument, and the context keeps what it had, for a response
+        that is not a successful basic OCSP response, is larger than
+        max_ocsp_response_bytes, or has no single response for the leaf
+        (its serial, its issuer's name, and its issuer's key when the
+        chain carries the issuer); invalid_state on a client context. Its
+        signature and dates are the clients' to check: fetch a new one
+        before its nextUpdate, since clients refuse it once it expired. */
+    [[nodiscard]] config_result<void> staple_ocsp_response(const credentials& creds, std::span<const std::byte> der) {
+        if (!is_server())
+            return unexpected(config_error(tls_error(errc::invalid_state), "OCSP response: a client context staples none"));
+        if (!creds.data() || creds.data()->chain.empty())
+            return unexpected(config_error(tls_error(errc::invalid_argument), "OCSP response: the credentials hold nothing"));
+        const auto bytes = std::span(reinterpret_cast<const std::uint8_t*>(der.data()), der.size());
+        if (!der.empty())
+            if (auto problem = detail::ocsp_response_problem(bytes, creds.data()->chain); !problem.empty())
+                return unexpected(config_error(tls_error(errc::invalid_argument), "OCSP response: " + problem));
+        const auto& leaf = creds.data()->chain.front();
+        modify([&](detail::context_state& s) {
+            s.ocsp_responses = detail::with_staple(s.ocsp_responses, leaf, {bytes.begin(), bytes.end()});
+        });
+        return {};
+    }
+
+    /** Reads a DER OCSP response from `file` (as `openssl ocsp -respout`
+        writes it) and staples it as staple_ocsp_response() does; the
+        error names the file. A file that cannot be read is errc::transport
+        carrying the OS error; an empty file removes the response. */
+    [[nodiscard]] config_result<void> staple_ocsp_response_file(const credentials& creds,
+                                                                const std::filesystem::path& file) {
+        auto der = detail::load_file(file);
+        if (!der)
+            return unexpected(der.error());
+        auto r = staple_ocsp_response(creds, std::as_bytes(std::span(der->data(), der->size())));
+        if (!r)
+            return unexpected(config_error(r.error().error(), file.string() + ": " + r.error().detail()));
+        return {};
+    }
+
+    /** Whether a client asks servers to staple an OCSP response for their
+        certificate (status_request); on by default. A stapled response is
+        checked whenever one comes (see session_info::ocsp): a handshake
+        fails when it says revoked (certificate_reason::revoked) or is
+        invalid: not signed by the certificate's issuer or a responder the
+        issuer authorised, not about the server's certificate, expired or
+        not yet valid (ocsp_clock_skew), larger than
+        max_ocsp_response_bytes (certificate_reason::bad_status_response;
+        on Botan 2, which parses the response before tlsw sees it, one its
+        parser refuses ends the handshake as a decode_error). Off, the client asks for none and so gets none; it also turns
+        require_ocsp_staple() off. On a server, off means it staples
+        nothing. A text policy (policy()) replaces this switch by its
+        support_cert_status_message. */
+    context& request_ocsp_staple(bool on) {
+        modify([&](detail::context_state& s) {
+            s.settings.request_ocsp = on;
+            s.ocsp_required = s.ocsp_required && on;
+        });
+        return *this;
+    }
+
+    /** Makes a client fail every full handshake in which the server does
+        not staple a verified OCSP response saying "good" for its
+        certificate (must-staple): errc::certificate with
+        certificate_reason::bad_status_response (the server gets a
+        bad_certificate_status_response alert), or revoked. Turns
+        request_ocsp_staple() on. A resumed session was checked when it
+        was made: the requirement is part of the configuration identity.
+        Nothing is checked without verification or under
+        danger_verify_hook(). Off by default. */
+    context& require_ocsp_staple(bool require) {
+        modify([&](detail::context_state& s) {
+            s.ocsp_required = require;
+            s.settings.request_ocsp = s.settings.request_ocsp || require;
+        });
+        return *this;
+    }
+
     /** Replaces the default TLS policy by one in Botan's text format (the
         `key = value` lines of `botan tls_server --policy`); the file then
         also governs renegotiation and client certificates. Lines end in LF

@@ -47,6 +47,11 @@ enum class certificate_reason : std::uint8_t {
     no_certificate,     ///< the peer sent none where one was required
     other,
     rejected,           ///< a verification hook (context::verify_hook) rejected it or threw
+    /** The certificate's stapled OCSP response is invalid (signature,
+        responder, not for this certificate, expired), or missing or not
+        "good" where context::require_ocsp_staple asks for one. A response
+        saying revoked is `revoked`. */
+    bad_status_response,
 };
 
 /** TLS alert descriptions (RFC 5246 section 7.2, RFC 7301) that tls_error can carry. */
@@ -76,6 +81,7 @@ enum class alert : std::uint8_t {
     unrecognized_name = 112,
     no_application_protocol = 120,
     certificate_required = 116,  ///< TLS 1.3: the server requires a client certificate and got none
+    bad_certificate_status_response = 113,  ///< the stapled OCSP response is missing or invalid (RFC 6066)
 };
 
 /** The name of an alert as RFC 5246 spells it, or "unknown alert". */
@@ -106,6 +112,7 @@ constexpr const char* alert_name(alert a) noexcept {
     case alert::unrecognized_name: return "unrecognized_name";
     case alert::no_application_protocol: return "no_application_protocol";
     case alert::certificate_required: return "certificate_required";
+    case alert::bad_certificate_status_response: return "bad_certificate_status_response";
     }
     return "unknown alert";
 }
@@ -125,6 +132,7 @@ constexpr const char* certificate_reason_name(certificate_reason r) noexcept {
     case certificate_reason::no_certificate: return "peer sent no certificate";
     case certificate_reason::other: return "certificate verification failed";
     case certificate_reason::rejected: return "certificate rejected by the verification hook";
+    case certificate_reason::bad_status_response: return "certificate status (stapled OCSP response) missing or invalid";
     }
     return "certificate verification failed";
 }

@@ -2,6 +2,7 @@
 #ifndef TLSW_SESSION_INFO_HPP
 #define TLSW_SESSION_INFO_HPP
 
+#include <tlsw/ocsp.hpp>
 #include <tlsw/peer_certificate.hpp>
 
 #include <cstddef>
@@ -128,6 +129,11 @@ struct session_info {
         chain rejected, with peer_verified false, so that a tool can show
         or fingerprint it. Converted when first read (certificate_chain). */
     certificate_chain peer_chain;
+    /** A client's view of the OCSP response the server stapled in the
+        last full handshake (see ocsp_staple_info): stapled, verified, the
+        status and its times. After a handshake that failed over it, the
+        response that failed. */
+    ocsp_staple_info ocsp;
 };
 
 }  // namespace tlsw

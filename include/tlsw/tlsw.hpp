@@ -16,6 +16,7 @@
 #include <tlsw/expected.hpp>
 #include <tlsw/memory_pair.hpp>
 #include <tlsw/nonblocking_socket.hpp>
+#include <tlsw/ocsp.hpp>
 #include <tlsw/peer_certificate.hpp>
 #include <tlsw/policy.hpp>
 #include <tlsw/session_info.hpp>

@@ -12,6 +12,7 @@
 #include <tlsw/credentials.hpp>
 #include <tlsw/expected.hpp>
 #include <tlsw/detail/certificate.hpp>
+#include <tlsw/detail/ocsp.hpp>
 #include <tlsw/detail/rng.hpp>
 #include <tlsw/peer_certificate.hpp>
 
@@ -84,6 +85,9 @@ struct policy_settings {
     /** Key-exchange groups by IANA code, most preferred first (context::
         key_exchange_groups); null: the engine's default_groups(). */
     std::shared_ptr<const std::vector<std::uint16_t>> groups;
+    /** Send status_request (a client asks for a stapled OCSP response; a
+        server answers one): context::request_ocsp_staple. */
+    bool request_ocsp = true;
 };
 
 /** One server connection's count of the client's renegotiations (the
@@ -163,6 +167,7 @@ public:
     // Verification is ours (the engine's tls_verify_cert_chain); real
     // chains rarely come with CRL or OCSP data for every intermediate.
     bool require_cert_revocation_info() const override { return false; }
+    bool support_cert_status_message() const override { return settings_.request_ocsp; }
 #ifdef TLSW_FUZZING
     // Fuzzing builds: no clock in the hello random, so that a recorded
     // flight still verifies when a fuzz input replays it (see rng.hpp).
@@ -547,6 +552,13 @@ struct context_state {
         sealed with (random per context unless set); with the identity it
         makes export_key. */
     Botan::SymmetricKey configured_export_key;
+    /** context::staple_ocsp_response: a server's OCSP response per leaf,
+        or null. Not part of the identity: it is news about a certificate
+        that already is. */
+    std::shared_ptr<const ocsp_staples> ocsp_responses;
+    /** context::require_ocsp_staple: a client fails a full handshake
+        without a good, verified stapled response. */
+    bool ocsp_required = false;
 
     // ---- derived by publish() ----
     std::shared_ptr<const Botan::TLS::Policy> policy;
@@ -701,6 +713,8 @@ private:
         add("alpn");
         for (const auto& p : alpn)
             add(p);
+        if (ocsp_required)
+            add("stapled OCSP response required");
         if (verify_hook) {
             add(hook_replaces_checks ? "verify hook replacing the checks" : "verify hook");
             add(verify_hook_identity);

@@ -427,6 +427,8 @@ protected:
         case alert::certificate_revoked: return tls_error::from_certificate(certificate_reason::revoked, type, true);
         case alert::certificate_expired: return tls_error::from_certificate(certificate_reason::expired, type, true);
         case alert::unknown_ca: return tls_error::from_certificate(certificate_reason::unknown_issuer, type, true);
+        case alert::bad_certificate_status_response:
+            return tls_error::from_certificate(certificate_reason::bad_status_response, type, true);
         default: return tls_error::from_alert(type, true);
         }
     }
@@ -543,6 +545,44 @@ protected:
                            validate(server_auth && server_ip_.empty() ? hostname : std::string()));
         if (ctx_->verify_hook)
             run_verify_hook(chain, server_auth ? hostname : std::string(), server_auth);
+    }
+
+    /** A client's check of the OCSP response the server stapled for
+        `chain` (null: none), after verify_chain() passed: records it in
+        info().ocsp, and fails the handshake (throws the TLS_Exception)
+        for a response that says revoked (certificate_reason::revoked), an
+        invalid one, and, under context::require_ocsp_staple, a missing or
+        not "good" one (certificate_reason::bad_status_response). Checks
+        nothing where verify_chain() does not: without verification, under
+        danger_verify_hook, on a server. */
+    void check_stapled_ocsp(const std::vector<Botan::X509_Certificate>& chain, const std::vector<std::uint8_t>* staple) {
+        info_.ocsp = {};
+        if (ctx_->side != role::client || !ctx_->verify || ctx_->hook_replaces_checks || chain.empty())
+            return;
+        if (staple)
+            info_.ocsp = check_ocsp_staple(*staple, chain, ctx_->trust_stores(), std::chrono::system_clock::now());
+        const auto& ocsp = info_.ocsp;
+        if (ocsp.verified && ocsp.status == ocsp_cert_status::revoked) {
+            cert_reason_ = certificate_reason::revoked;
+            failure_detail_ = "the stapled OCSP response says the server's certificate was revoked at " +
+                              Botan::X509_Time(ocsp.revocation_time.value_or(ocsp.this_update.value_or(
+                                                   std::chrono::system_clock::time_point())))
+                                  .readable_string();
+            throw_alert(alert::certificate_revoked, failure_detail_);
+        }
+        std::string problem = ocsp.problem;
+        if (problem.empty() && ctx_->ocsp_required) {
+            if (!ocsp.stapled)
+                problem = "the server stapled no OCSP response, and this client requires one";
+            else if (ocsp.status != ocsp_cert_status::good)
+                problem = "the stapled OCSP response says the server's certificate is unknown to its responder, and "
+                          "this client requires a good one";
+        }
+        if (problem.empty())
+            return;
+        cert_reason_ = certificate_reason::bad_status_response;
+        failure_detail_ = std::move(problem);
+        throw_alert(alert::bad_certificate_status_response, failure_detail_);
     }
 
     /** Whether a session a client imports (stream_options::resume_from)

@@ -267,6 +267,7 @@ private:
             next_client_random_ = static_cast<const Botan::TLS::Client_Hello&>(message).random();
             certificates_seen_ = 0;
             kex_group_ = 0;
+            info_.ocsp = {};  // a resumption staples nothing
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
                 in_flight_ = true;
@@ -292,9 +293,17 @@ private:
                                const std::string& hostname, const Botan::TLS::Policy& policy) override {
         verify_chain(chain, usage, hostname, [&](const std::string& name) {
             const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
+            // The stapled response is checked by check_stapled_ocsp, not
+            // here: Botan 2.19 would take any signer it carries.
             return Botan::x509_path_validate(chain, restrictions, roots, name, usage, std::chrono::system_clock::now(),
-                                             std::chrono::milliseconds(0), ocsp);
+                                             std::chrono::milliseconds(0), {});
         });
+        check_stapled_ocsp(chain, ocsp.empty() || !ocsp.front() ? nullptr : &ocsp.front()->raw_bits());
+    }
+
+    std::vector<std::uint8_t> tls_provide_cert_status(const std::vector<Botan::X509_Certificate>& chain,
+                                                      const Botan::TLS::Certificate_Status_Request&) override {
+        return chain.empty() ? std::vector<std::uint8_t>() : staple_for(ctx_->ocsp_responses, chain.front());
     }
 
     void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side) override {

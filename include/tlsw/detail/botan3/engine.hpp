@@ -395,6 +395,7 @@ private:
         const auto type = message.type();
         if (type == Botan::TLS::Handshake_Type::ClientHello) {
             kex_group_ = 0;
+            info_.ocsp = {};  // a resumption staples nothing
             next_client_random_ = static_cast<const Botan::TLS::Client_Hello&>(message).random();
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
@@ -426,9 +427,40 @@ private:
                                std::string_view hostname, const Botan::TLS::Policy& policy) override {
         verify_chain(chain, usage, std::string(hostname), [&](const std::string& name) {
             const Botan::Path_Validation_Restrictions restrictions(false, policy.minimum_signature_strength());
+            // The stapled response is checked by check_stapled_ocsp, alike
+            // on both engines.
             return Botan::x509_path_validate(chain, restrictions, roots, name, usage, std::chrono::system_clock::now(),
-                                             std::chrono::milliseconds(0), ocsp);
+                                             std::chrono::milliseconds(0), {});
         });
+        check_stapled_ocsp(chain, ocsp.empty() || !ocsp.front() ? nullptr : &ocsp.front()->raw_bits());
+    }
+
+    /** Botan 3 drops a stapled response it cannot parse (as if none had
+        come): a client that checks staples fails the handshake instead, as
+        on Botan 2, and refuses one over max_ocsp_response_bytes unread. */
+    std::optional<Botan::OCSP::Response> tls_parse_ocsp_response(const std::vector<std::uint8_t>& raw) override {
+        const bool checks = ctx_->side == role::client && ctx_->verify && !ctx_->hook_replaces_checks;
+        if (raw.size() > max_ocsp_response_bytes) {
+            if (!checks)
+                return std::nullopt;
+            cert_reason_ = certificate_reason::bad_status_response;
+            failure_detail_ = "the stapled OCSP response is larger than " + std::to_string(max_ocsp_response_bytes) + " bytes";
+            throw_alert(alert::bad_certificate_status_response, failure_detail_);
+        }
+        try {
+            return Botan::OCSP::Response(raw);
+        } catch (const std::exception& e) {
+            if (!checks)
+                return std::nullopt;
+            cert_reason_ = certificate_reason::bad_status_response;
+            failure_detail_ = std::string("the stapled OCSP response is unusable: ") + e.what();
+            throw_alert(alert::bad_certificate_status_response, failure_detail_);
+        }
+    }
+
+    std::vector<std::uint8_t> tls_provide_cert_status(const std::vector<Botan::X509_Certificate>& chain,
+                                                      const Botan::TLS::Certificate_Status_Request&) override {
+        return chain.empty() ? std::vector<std::uint8_t>() : staple_for(ctx_->ocsp_responses, chain.front());
     }
 
     void tls_modify_extensions(Botan::TLS::Extensions& extensions, Botan::TLS::Connection_Side side,
