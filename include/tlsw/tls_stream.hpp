@@ -689,7 +689,9 @@ public:
         more than max_pending (plus max_held over a transport that can
         block, see max_held): a read() of that many returns without
         touching the transport. */
-    std::size_t pending() const noexcept { return engine_ ? held_.size() - held_pos_ + engine_->plaintext_available() : 0; }
+    std::size_t pending() const noexcept {
+        return engine_ ? held_.size() - held_pos_ + engine_->plaintext_available() : 0;
+    }
 
     /** True when read() progresses without the transport: plaintext is
         buffered (pending() > 0) or a complete record the engine has not
