@@ -220,6 +220,17 @@ private:
           server(server_ctx(tls12_only), std::move(ends.second)) {}
 };
 
+/** A TLS 1.2 blocking_pair with 4 MiB each way, connected; `us` is the
+    side that starts a renegotiation (the client or the server). */
+struct renegotiating_pair : blocking_pair {
+    explicit renegotiating_pair(bool client_starts)
+        : blocking_pair(true, 4 << 20), us(client_starts ? client : server), peer(client_starts ? server : client) {
+        connect();
+    }
+    blocking_pair_stream& us;
+    blocking_pair_stream& peer;
+};
+
 }  // namespace
 
 TEST_CASE("a blocking renegotiate() holds the application data that arrived ahead of it instead of returning "
@@ -229,10 +240,9 @@ TEST_CASE("a blocking renegotiate() holds the application data that arrived ahea
     // one record, less than max_held) already in its transport.
     const bool client_starts = GENERATE(true, false);
     CAPTURE(client_starts);
-    blocking_pair p(true, 4 << 20);
-    p.connect();
-    auto& us = client_starts ? p.client : p.server;
-    auto& peer = client_starts ? p.server : p.client;
+    renegotiating_pair p(client_starts);
+    auto& us = p.us;
+    auto& peer = p.peer;
     const auto ahead = pattern(300000, 11), ping = pattern(1000, 12);
     REQUIRE(peer.write(ahead));  // all of it fits in the pair
 
@@ -264,10 +274,9 @@ TEST_CASE("a peer that sends more than max_held ahead of a blocking renegotiate(
           "[blocking][renegotiation][held][hostile]") {
     const bool client_starts = GENERATE(true, false);
     CAPTURE(client_starts);
-    blocking_pair p(true, 4 << 20);
-    p.connect();
-    auto& us = client_starts ? p.client : p.server;
-    auto& peer = client_starts ? p.server : p.client;
+    renegotiating_pair p(client_starts);
+    auto& us = p.us;
+    auto& peer = p.peer;
     REQUIRE(peer.write(pattern(blocking_pair_stream::max_held + 200000, 13)));
 
     auto started = us.renegotiate();

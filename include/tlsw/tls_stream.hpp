@@ -1052,14 +1052,9 @@ private:
             // stream from taking it in (that bounds the inbox), and so does
             // the call's budget; a blocking caller is not sent back for
             // either: the plaintext is held (bounded by max_held).
-            if (engine_->plaintext_available() > 0) {
-                if constexpr (can_block) {
-                    if (auto r = hold_plaintext(); !r)
-                        return r;
-                } else {
-                    return unexpected(tls_error(errc::want_read));
-                }
-            }
+            if (engine_->plaintext_available() > 0)
+                if (auto r = read_past_plaintext(); !r)
+                    return r;
             if (buffered_record() == 0 && over_budget())
                 return unexpected(tls_error(errc::want_read));
             auto n = fill({});
@@ -1068,6 +1063,16 @@ private:
             if (engine_->handshake_in_flight() || engine_->peer_closed())
                 return {};
         }
+    }
+
+    /** Plaintext waits for read() and the call must read on: over a
+        transport that can block it is held (hold_plaintext()); over a
+        nonblocking one the call returns want_read (read() it first). */
+    [[nodiscard]] result<void> read_past_plaintext() {
+        if constexpr (can_block)
+            return hold_plaintext();
+        else
+            return unexpected(tls_error(errc::want_read));
     }
 
     /** Over a transport that can block: moves the engine's plaintext
@@ -1140,14 +1145,9 @@ private:
             // is kept for read(); reading on before it is taken would let
             // the peer grow the inbox without limit (data, HelloRequest,
             // data, ...). A blocking caller holds it, within max_held.
-            if (engine_->plaintext_available() > 0) {
-                if constexpr (can_block) {
-                    if (auto r = hold_plaintext(); !r)
-                        return r;
-                } else {
-                    return unexpected(tls_error(errc::want_read));
-                }
-            }
+            if (engine_->plaintext_available() > 0)
+                if (auto r = read_past_plaintext(); !r)
+                    return r;
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
             // Off the hot path: a handshake that just ended leaves the
