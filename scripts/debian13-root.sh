@@ -16,9 +16,11 @@ dir=${1:-build/debian13-root}
 # What the suite needs inside: compiler, build tools, Botan 3, Catch2 3, the
 # interop peers (openssl, gnutls-cli/serv, curl), python3 for the README
 # test, cmake for the packaging test, standalone Asio for tlsw/asio.hpp's
-# tests and examples and the README's Asio snippet.
+# tests and examples and the README's Asio snippet, Boost's headers
+# (libboost-dev: Boost.Asio and Beast, header-only; about 11 MB to fetch)
+# for the Boost.Asio flavour and the Beast examples and tests.
 packages=(g++ meson ninja-build pkg-config libbotan-3-dev catch2 openssl gnutls-bin curl python3 cmake ca-certificates
-  libasio-dev)
+  libasio-dev libboost-dev)
 # The stamp records the package list: a root built for another list, or
 # one whose build stopped half-way, is completed rather than trusted.
 stamp=$dir/.tlsw-root-complete
@@ -65,5 +67,6 @@ chroot "$dir" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND
   sh -c 'apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" && apt-get clean' sh "${packages[@]}" \
   >"$dir.apt.log" 2>&1 || { tail -20 "$dir.apt.log" >&2; exit 1; }
 echo "apt inside the root: $((SECONDS - start)) s" >&2
-echo "$want" >"$stamp"
+# Through a temporary file: a hardlinked copy of a root keeps its own stamp.
+echo "$want" >"$stamp.new" && mv "$stamp.new" "$stamp"
 echo "$dir"

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <system_error>
 #include <type_traits>
+#include <vector>
 
 namespace {
 
@@ -302,6 +303,42 @@ TEST_CASE("error_code() is the tlsw code when there is no transport error", "[er
     CHECK(empty.error_code() == tlsw::make_error_code(tlsw::errc::transport));
     CHECK(tlsw::tls_error::from_alert(tlsw::alert::internal_error, false).error_code() ==
           tlsw::make_error_code(tlsw::errc::protocol));
+}
+
+TEST_CASE("detailed_error_code() keeps alert, reason and sender in tlsw's own category, and from_error_code() "
+          "restores them", "[error][error_code][detailed]") {
+    std::vector<tlsw::tls_error> errors;
+    for (auto a : all_alerts)
+        for (bool remote : {false, true})
+            errors.push_back(tlsw::tls_error::from_alert(a, remote));
+    for (auto r : all_reasons)
+        for (bool remote : {false, true})
+            errors.push_back(tlsw::tls_error::from_certificate(r, tlsw::alert::bad_certificate, remote));
+    for (const auto& e : errors) {
+        CAPTURE(e.message());
+        const std::error_code ec = e.detailed_error_code();
+        CHECK(&ec.category() == &tlsw::error_category());
+        CHECK(ec.message() == e.message());
+        CHECK(ec == std::error_condition(static_cast<int>(e.code()), tlsw::error_category()));
+        const auto back = tlsw::tls_error::from_error_code(ec);
+        CHECK(back.code() == e.code());
+        CHECK(back.alert() == e.alert());
+        CHECK(back.alert_from_peer() == e.alert_from_peer());
+        CHECK(back.certificate() == e.certificate());
+        CHECK(back.message() == e.message());
+    }
+    // Codes without details stay plain, equal to their errc.
+    for (auto c : all_errc) {
+        if (c == tlsw::errc::certificate)
+            continue;
+        CAPTURE(static_cast<int>(c));
+        CHECK(tlsw::tls_error(c).detailed_error_code() == c);
+        CHECK(tlsw::tls_error::from_error_code(tlsw::make_error_code(c)).code() == c);
+    }
+    // A transport failure is the transport's code, both ways.
+    const auto reset = std::make_error_code(std::errc::connection_reset);
+    CHECK(tlsw::tls_error::from_transport(reset).detailed_error_code() == reset);
+    CHECK(tlsw::tls_error::from_error_code(reset).transport_error() == reset);
 }
 
 TEST_CASE("tlsw::result<T> is tlsw::expected<T, tls_error>", "[error][result]") {

@@ -16,13 +16,18 @@
 // - Any completion token: a callback, use_awaitable, deferred, as_tuple,
 //   redirect_error, bind_executor, ... An operation never completes
 //   inside the function that starts it.
-// - The error_code of a TLS failure keeps all of it: ec.message() is the
+// - The error_code of a TLS failure is in tlsw's own category
+//   (tlsw::error_category()) and keeps all of it: ec.message() is the
 //   text a synchronous call's tls_error::message() gives (the reason, the
 //   alert and whether the peer sent it); to_tls_error(ec) gives the
 //   tls_error back (tlsw/asio/error.hpp); stream::tls().describe() adds
-//   the certificate's details. closed, truncated and the other codes
-//   without details are tlsw's own (ec == tlsw::errc::truncated); a
-//   socket failure is the socket's error_code.
+//   the certificate's details. A protocol or certificate failure packs
+//   its details into the value (tls_error::detailed_error_code()): compare
+//   it by condition, ec == std::error_condition(int(tlsw::errc::certificate),
+//   tlsw::error_category()), or by to_tls_error(ec).code(). closed,
+//   truncated and the other codes without details are plain
+//   (ec == tlsw::errc::truncated); a socket failure is the socket's
+//   error_code.
 // - async_read_some completes with net::error::eof after the peer's
 //   close_notify, as a socket does at its end (async_read and Beast treat
 //   it so), and with tlsw::errc::truncated when the socket ends without it.

@@ -139,11 +139,25 @@ constexpr const char* certificate_reason_name(certificate_reason r) noexcept {
 
 namespace detail {
 
+// tls_error::detailed_error_code() packs a protocol or certificate failure
+// whole into the value of a code of tlsw's category (values of one byte
+// are the plain errc):
+//   bits 0-7 errc, 8-15 alert, 16-23 certificate_reason,
+//   bit 24 an alert is present, bit 25 the peer sent it.
+inline constexpr unsigned code_mask = 0xffu;
+inline constexpr unsigned alert_shift = 8;
+inline constexpr unsigned reason_shift = 16;
+inline constexpr unsigned has_alert_bit = 1u << 24;
+inline constexpr unsigned remote_bit = 1u << 25;
+
 class error_category final : public std::error_category {
 public:
     const char* name() const noexcept override { return "tlsw"; }
 
-    std::string message(int value) const override {
+    // A packed value's text is its tls_error's message() (below tls_error).
+    std::string message(int value) const override;
+
+    std::string plain_message(int value) const {
         switch (static_cast<errc>(value)) {
         case errc::want_read: return "operation needs to read from the transport";
         case errc::want_write: return "operation needs to write to the transport";
@@ -166,12 +180,14 @@ public:
     }
 
     std::error_condition default_error_condition(int value) const noexcept override {
-        // Lets portable code compare against std::errc where the meanings agree.
-        switch (static_cast<errc>(value)) {
+        // Lets portable code compare against std::errc where the meanings
+        // agree; a packed value is equivalent to its plain errc.
+        const int code = static_cast<int>(static_cast<unsigned>(value) & code_mask);
+        switch (static_cast<errc>(code)) {
         case errc::want_read:
         case errc::want_write: return std::errc::operation_would_block;
         case errc::invalid_argument: return std::errc::invalid_argument;
-        default: return {value, *this};
+        default: return {code, *this};
         }
     }
 };
@@ -243,9 +259,50 @@ public:
     /** The transport's error for errc::transport, else an empty error_code. */
     std::error_code transport_error() const noexcept { return transport_; }
 
-    /** This error as a std::error_code: the transport's own code for transport errors. */
+    /** This error as a std::error_code: the transport's own code for
+        transport errors, else make_error_code(code()) (so that
+        `e.error_code() == tlsw::errc::closed` holds). */
     std::error_code error_code() const noexcept {
         return code_ == errc::transport && transport_ ? transport_ : make_error_code(code_);
+    }
+
+    /** This error as one std::error_code that keeps all of it, for
+        interfaces that carry only an error_code (Asio's completions): a
+        protocol failure with an alert and a certificate failure are a code
+        of error_category() whose message() is this message() (the reason,
+        the alert and who sent it) and whose value packs them; every other
+        error is error_code(). Compare a packed code by its condition
+        (`ec == std::error_condition(int(errc::certificate),
+        error_category())` holds) or through from_error_code(). */
+    std::error_code detailed_error_code() const noexcept {
+        if (code_ != errc::certificate && !(code_ == errc::protocol && has_alert_))
+            return error_code();
+        unsigned v = static_cast<unsigned>(code_);
+        v |= static_cast<unsigned>(alert_) << detail::alert_shift;
+        v |= static_cast<unsigned>(reason_) << detail::reason_shift;
+        if (has_alert_)
+            v |= detail::has_alert_bit;
+        if (remote_)
+            v |= detail::remote_bit;
+        return {static_cast<int>(v), error_category()};
+    }
+
+    /** The tls_error that error_code() or detailed_error_code() gave `ec`
+        for; a code of another category (or an empty one) is a transport
+        failure carrying it. */
+    static tls_error from_error_code(std::error_code ec) noexcept {
+        if (ec.category() != error_category())
+            return from_transport(ec);
+        const auto v = static_cast<unsigned>(ec.value());
+        const auto code = static_cast<errc>(v & detail::code_mask);
+        const auto a = static_cast<tlsw::alert>((v >> detail::alert_shift) & 0xffu);
+        const auto reason = static_cast<certificate_reason>((v >> detail::reason_shift) & 0xffu);
+        const bool remote = (v & detail::remote_bit) != 0;
+        if (code == errc::certificate && (v & detail::has_alert_bit) != 0)
+            return from_certificate(reason, a, remote);
+        if (code == errc::protocol && (v & detail::has_alert_bit) != 0)
+            return from_alert(a, remote);
+        return tls_error(code);
     }
 
     /** A one-line description naming the alert, the certificate reason or the transport error. */
@@ -280,6 +337,12 @@ private:
 };
 
 static_assert(std::is_trivially_copyable_v<tls_error>);
+
+inline std::string detail::error_category::message(int value) const {
+    if ((static_cast<unsigned>(value) & ~code_mask) == 0)
+        return plain_message(value);
+    return tls_error::from_error_code({value, *this}).message();
+}
 
 /** What every tls_stream operation returns. */
 template <class T>

@@ -124,11 +124,10 @@ enum class shutdown_mode : unsigned char {
     - A transport that can block (can_block: blocking_socket, a blocking
       memory pair, a transport that declares no traits): want_* only when
       the transport itself returned would_block() (a timeout the user
-      set), never because of a bound of the stream's own. The one
-      exception: a write(), handshake() or renegotiate() that would have
-      to read past application data waiting for read() (at most
-      max_pending bytes are held) returns want_read: read() it, then
-      repeat (see handshake() and renegotiate()).
+      set), never because of a bound of the stream's own. A write(),
+      handshake() or renegotiate() that must read past application data
+      waiting for read() holds it (at most max_held bytes; a peer that
+      sends more ends the stream with errc::protocol) and reads on.
     - A nonblocking transport (can_would_block, not can_block): any call
       can return want_*, also when one call's read budget
       (max_read_per_call) is spent: repeat it.
@@ -164,6 +163,8 @@ enum class shutdown_mode : unsigned char {
     - Plaintext buffered in the stream (pending()) never exceeds
       max_pending bytes (one record): the stream hands the engine a
       record only while that buffer is empty, and one record at a time.
+      Over a transport that can block, a call other than read() that must
+      read past plaintext holds it, up to max_held bytes more.
     - Over a nonblocking transport one call reads at most
       max_read_per_call bytes of ciphertext from the transport, so it
       processes at most that plus the rx_size bytes buffered before it;
@@ -270,6 +271,17 @@ public:
     /** Most decrypted plaintext a stream ever buffers (pending()): the
         rest of one record, which the caller's buffer did not hold. */
     static constexpr std::size_t max_pending = max_record;
+    /** Over a transport that can block: most application data a call
+        other than read() takes in and holds for read() when it must read
+        past it (a renegotiate() that takes in what arrived before its
+        request, a handshake() or write() completing a renegotiation),
+        besides the max_pending of the engine's own buffer. A peer that
+        sends more while such a call waits ends the stream with
+        errc::protocol carrying alert::unexpected_message (sent to the
+        peer); over a nonblocking transport the call returns want_read
+        instead and holds nothing. read() returns held data first, in
+        order (not split at record boundaries). */
+    static constexpr std::size_t max_held = std::size_t(1) << 20;
     /** Most ciphertext one call reads from the transport before it returns
         want_read for lack of anything else to return (four full records). */
     static constexpr std::size_t max_read_per_call = 4 * (max_wire_record - 5);
@@ -280,6 +292,9 @@ public:
         until it can return, as a blocking API does: its time is bounded by
         the transport's own timeouts, its memory by the buffers above. */
     static constexpr bool budgeted_reads = !transport_traits<std::remove_reference_t<Transport>>::can_block;
+    /** The transport can block (transport_traits::can_block): calls never
+        return want_* for the stream's own bounds. */
+    static constexpr bool can_block = transport_traits<std::remove_reference_t<Transport>>::can_block;
     /** Most warning alerts (any alert but close_notify that does not end
         the session) a peer may send in a row without application data
         between them; the next one fails the stream with errc::protocol
@@ -315,9 +330,11 @@ public:
         the peer verified; no alert or message before that counts.
 
         Application data the peer sent ahead of a renegotiation's messages
-        is kept for read(); while it waits (at most max_pending bytes) the
-        stream does not read on, and the call returns want_read on any
-        transport: read() the data, then repeat. */
+        is kept for read(). Over a nonblocking transport, while it waits
+        (at most max_pending bytes) the stream does not read on, and the
+        call returns want_read: read() the data, then repeat. Over a
+        transport that can block the call holds it (at most max_held
+        bytes; more ends the stream with errc::protocol) and reads on. */
     [[nodiscard]] result<void> handshake() {
         return boundary([&]() -> result<void> {
             if (auto e = check_usable())
@@ -350,7 +367,8 @@ public:
 
         While a handshake needs the peer's bytes and application data the
         peer sent ahead of them waits to be read, write returns want_read
-        (see handshake()). */
+        over a nonblocking transport and holds the data over one that can
+        block (see handshake()). */
     [[nodiscard]] result<std::size_t> write(std::span<const std::byte> data) {
         return boundary([&] {
             return write_records(data.data(), data.size(), [data](std::size_t offset, std::size_t n) {
@@ -488,11 +506,13 @@ public:
         Application data that has already arrived is taken in first (Botan 2
         fails a connection on application data during a handshake), so the
         call may read; over a blocking transport it reads only what a
-        readiness check says is there. Returns want_write when the request
-        is not yet with the transport (repeat the call), want_read when
-        application data waits to be read first (the stream's buffer holds
-        some and it cannot tell the transport holds no more: read() it,
-        then repeat), invalid_state
+        readiness check says is there, and holds it for read() (at most
+        max_held bytes: a peer still sending past that ends the stream with
+        errc::protocol). Returns want_write when the request is not yet
+        with the transport (repeat the call), over a nonblocking transport
+        want_read when application data waits to be read first (the
+        stream's buffer holds some and it cannot tell the transport holds
+        no more: read() it, then repeat), invalid_state
         unless the stream is established with no handshake in flight (or a
         server whose text policy refuses renegotiation), closed after
         shutdown or the peer's close_notify.
@@ -666,9 +686,12 @@ public:
     bool handshake_pending() const noexcept { return engine_ && engine_->handshake_in_flight(); }
 
     /** Bytes of decrypted application data buffered in the stream, never
-        more than max_pending: a read() of that many returns without
+        more than max_pending (plus max_held over a transport that can
+        block, see max_held): a read() of that many returns without
         touching the transport. */
-    std::size_t pending() const noexcept { return engine_ ? engine_->plaintext_available() : 0; }
+    std::size_t pending() const noexcept {
+        return engine_ ? held_.size() - held_pos_ + engine_->plaintext_available() : 0;
+    }
 
     /** True when read() progresses without the transport: plaintext is
         buffered (pending() > 0) or a complete record the engine has not
@@ -677,7 +700,7 @@ public:
         before it waits for readiness after a read(), and read()s again
         instead. False for a moved-from stream. */
     bool has_pending() const noexcept {
-        return engine_ && (engine_->plaintext_available() > 0 || buffered_record() > 0);
+        return engine_ && (held_pos_ < held_.size() || engine_->plaintext_available() > 0 || buffered_record() > 0);
     }
 
     /** Heap bytes the stream's own I/O buffers hold now (capacity, not
@@ -685,7 +708,8 @@ public:
         stream_options::release_buffers is on (see "Memory" above). Botan's
         own record buffers are not counted. */
     std::size_t buffer_capacity() const noexcept {
-        return (rx_ ? rx_size : 0) + (gather_ ? max_record : 0) + (engine_ ? engine_->buffer_capacity() : 0);
+        return (rx_ ? rx_size : 0) + (gather_ ? max_record : 0) + held_.capacity() +
+               (engine_ ? engine_->buffer_capacity() : 0);
     }
 
     /** The transport, for readiness waits and socket options. Reading or
@@ -708,9 +732,16 @@ private:
         return unusable();
     }
 
+    /** Drops all buffered plaintext, held and in the engine. */
+    void discard_plaintext() noexcept {
+        engine_->discard_plaintext();
+        held_.clear();
+        held_pos_ = 0;
+    }
+
     [[gnu::noinline]] std::optional<tls_error> unusable() {
         if (failed()) {
-            engine_->discard_plaintext();
+            discard_plaintext();
             return failure();
         }
         return tls_error(errc::closed);
@@ -730,7 +761,7 @@ private:
         } catch (...) {
             // Allocation failure is the only exception expected here; the
             // transport's and Botan's are caught where they are raised.
-            engine_->discard_plaintext();
+            discard_plaintext();
             return R(unexpected(fail(tls_error::from_alert(alert::internal_error, false))));
         }
     }
@@ -739,13 +770,20 @@ private:
     std::invoke_result_t<F&> checked(F& f) {
         auto r = f();
         if (!r && failed()) [[unlikely]]
-            engine_->discard_plaintext();
+            discard_plaintext();
         return r;
     }
 
     [[nodiscard]] result<std::size_t> read_some_plaintext(std::span<std::byte> buffer) {
         // Plaintext authenticated before a failure or the peer's
-        // close_notify comes first; a reported failure dropped it.
+        // close_notify comes first; a reported failure dropped it. What a
+        // call held (max_held) arrived before the engine's.
+        if constexpr (can_block) {
+            if (held_pos_ < held_.size()) [[unlikely]] {
+                (void)flush();
+                return read_held(buffer);
+            }
+        }
         if (engine_->plaintext_available() > 0) {
             (void)flush();  // what is owed, if the transport takes it now
             return engine_->read_plaintext(buffer);
@@ -843,7 +881,7 @@ private:
         while (!engine_->peer_closed()) {
             // What the peer sent before its close_notify is not wanted: it
             // is dropped, so the wait holds no more than one read's worth.
-            engine_->discard_plaintext();
+            discard_plaintext();
             // Buffered records first: they need no wait.
             if (buffered_record() == 0) {
                 if (over_budget())
@@ -855,7 +893,7 @@ private:
             if (!n)
                 return unexpected(n.error());
         }
-        engine_->discard_plaintext();
+        discard_plaintext();
         rx_begin_ = rx_end_ = 0;  // whatever followed the peer's close_notify
         release_idle_buffers();
         return {};
@@ -1012,9 +1050,12 @@ private:
             }
             // More has arrived: plaintext waiting for read() stops the
             // stream from taking it in (that bounds the inbox), and so does
-            // the call's budget.
-            if (engine_->plaintext_available() > 0 ||
-                (buffered_record() == 0 && over_budget()))
+            // the call's budget; a blocking caller is not sent back for
+            // either: the plaintext is held (bounded by max_held).
+            if (engine_->plaintext_available() > 0)
+                if (auto r = read_past_plaintext(); !r)
+                    return r;
+            if (buffered_record() == 0 && over_budget())
                 return unexpected(tls_error(errc::want_read));
             auto n = fill({});
             if (!n)
@@ -1022,6 +1063,57 @@ private:
             if (engine_->handshake_in_flight() || engine_->peer_closed())
                 return {};
         }
+    }
+
+    /** Plaintext waits for read() and the call must read on: over a
+        transport that can block it is held (hold_plaintext()); over a
+        nonblocking one the call returns want_read (read() it first). */
+    [[nodiscard]] result<void> read_past_plaintext() {
+        if constexpr (can_block)
+            return hold_plaintext();
+        else
+            return unexpected(tls_error(errc::want_read));
+    }
+
+    /** Over a transport that can block: moves the engine's plaintext
+        behind what is held already, so that the call can read on; a peer
+        that makes the stream hold more than max_held ends it. */
+    [[nodiscard]] result<void> hold_plaintext() {
+        const std::size_t n = engine_->plaintext_available();
+        if (held_pos_ > 0) {  // what read() took already
+            held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(held_pos_));
+            held_pos_ = 0;
+        }
+        if (held_.size() + n > max_held) {
+            run_control([&] {
+                engine_->abort(alert::unexpected_message,
+                               "the peer sent more application data than the stream holds (max_held) while a call "
+                               "waited for its handshake messages");
+            });
+            (void)flush();  // the alert, if the transport takes it
+            return unexpected(failure());
+        }
+        // Grows geometrically, never past max_held.
+        if (held_.capacity() < held_.size() + n)
+            held_.reserve(std::min(max_held, std::max(held_.size() + n, 2 * held_.capacity())));
+        const std::size_t at = held_.size();
+        held_.resize(at + n);
+        for (std::size_t got = 0; got < n;)
+            got += engine_->read_plaintext(std::span(held_).subspan(at + got));
+        return {};
+    }
+
+    /** read() from what a call held: as much as `buffer` takes. */
+    std::size_t read_held(std::span<std::byte> buffer) noexcept {
+        const std::size_t n = std::min(buffer.size(), held_.size() - held_pos_);
+        if (n > 0)
+            std::memcpy(buffer.data(), held_.data() + held_pos_, n);
+        held_pos_ += n;
+        if (held_pos_ == held_.size()) {
+            held_.clear();
+            held_pos_ = 0;
+        }
+        return n;
     }
 
     /** Flushes, then reads until no handshake is in flight, within one
@@ -1039,9 +1131,12 @@ private:
             // handshake's last message and application data behind it:
             // the session was established, and the data is authentic, so
             // it is read first; the failure surfaces on the call after.
+            // (A blocking caller is never sent back with want_read: it gets
+            // the failure.)
             if (failed() && engine_->plaintext_available() > 0) [[unlikely]]
-                return engine_->handshake_in_flight() ? result<void>(unexpected(tls_error(errc::want_read)))
-                                                      : result<void>();
+                return !engine_->handshake_in_flight() ? result<void>()
+                       : can_block ? result<void>(unexpected(failure()))
+                                   : result<void>(unexpected(tls_error(errc::want_read)));
             if (auto r = flush(); !r)
                 return r;
             if (!engine_->handshake_in_flight())
@@ -1049,9 +1144,10 @@ private:
             // Application data a peer sent ahead of its handshake messages
             // is kept for read(); reading on before it is taken would let
             // the peer grow the inbox without limit (data, HelloRequest,
-            // data, ...).
+            // data, ...). A blocking caller holds it, within max_held.
             if (engine_->plaintext_available() > 0)
-                return unexpected(tls_error(errc::want_read));
+                if (auto r = read_past_plaintext(); !r)
+                    return r;
             if (auto n = fill({}); !n)
                 return unexpected(n.error());
             // Off the hot path: a handshake that just ended leaves the
@@ -1352,6 +1448,8 @@ private:
             rx_begin_ = rx_end_ = 0;
         }
         gather_.reset();
+        if (held_.empty())
+            std::vector<std::byte>().swap(held_);
         engine_->release_buffers();
     }
 
@@ -1368,6 +1466,8 @@ private:
     std::size_t rx_end_ = 0;
     std::optional<tls_error> failure_;
     std::unique_ptr<std::byte[]> gather_;  // packs small gather-write buffers into one record
+    std::vector<std::byte> held_;           // plaintext a blocking call read past (max_held), for read()
+    std::size_t held_pos_ = 0;              // held_[held_pos_, end) not yet read
     const void* retry_identity_ = nullptr;  // the data of a write that returned want_*
     std::size_t taken_ = 0;                 // bytes of that data already committed
     std::size_t read_this_call_ = 0;        // ciphertext read by the current public call

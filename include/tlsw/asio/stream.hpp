@@ -378,7 +378,7 @@ private:
         // async_read, async_read_until and Beast's parsers expect.
         if (Kind::which == side::reader && e == errc::closed)
             return net::error::eof;
-        return from_std_error(make_detailed_error_code(e));
+        return from_std_error(e.detailed_error_code());
     }
 
     template <class Self>

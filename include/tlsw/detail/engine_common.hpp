@@ -248,6 +248,21 @@ protected:
         }
     }
 
+    /** abort()'s body, alike on both engines: sends the fatal alert `a`
+        to the peer and fails the session with it; `why` is the detail. */
+    template <class Channel>
+    void abort_channel(Channel& channel, alert a, const char* why) noexcept {
+        if (failed_)
+            return;
+        guard([&] { channel.send_fatal_alert(static_cast<Botan::TLS::Alert::Type>(a)); });
+        fail(tls_error::from_alert(a, false));
+        try {
+            if (failure_detail_.empty())
+                failure_detail_ = why;
+        } catch (...) {
+        }
+    }
+
     /** Throws the TLS_Exception that makes Botan send `a` and fail the handshake. */
     [[noreturn]] static void throw_alert(alert a, const std::string& why) {
         throw Botan::TLS::TLS_Exception(static_cast<Botan::TLS::Alert::Type>(a), why);

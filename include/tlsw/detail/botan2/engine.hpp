@@ -134,6 +134,13 @@ public:
         guard([&] { channel_->close(); });
     }
 
+    /** Ends the session from our side with the fatal alert `a` (queued
+        for the peer); failed() after it, with `why` as the detail. */
+    void abort(alert a, const char* why) noexcept {
+        if (channel_)
+            abort_channel(*channel_, a, why);
+    }
+
     /** Starts a renegotiation from our side (ClientHello, or HelloRequest
         from a server). Requires an established session and none in flight. */
     bool renegotiate() { return renegotiate_channel(*channel_); }

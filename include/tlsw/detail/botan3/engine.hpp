@@ -157,6 +157,13 @@ public:
         guard([&] { channel_->close(); });
     }
 
+    /** Ends the session from our side with the fatal alert `a` (queued
+        for the peer); failed() after it, with `why` as the detail. */
+    void abort(alert a, const char* why) noexcept {
+        if (channel_)
+            abort_channel(*channel_, a, why);
+    }
+
     /** Starts a TLS 1.2 renegotiation from our side (ClientHello, or
         HelloRequest from a server). Requires an established TLS 1.2
         session and none in flight: false under TLS 1.3, which has none
