@@ -254,8 +254,8 @@ inline bool poll_wait(int fd, readiness r, std::chrono::milliseconds timeout) no
 template <bool Nonblocking, class Socket = net::ip::tcp::socket>
 class basic_socket {
 public:
-    using socket_type = Socket;
-    using executor_type = socket_type::executor_type;
+    using socket_type = Socket;                         ///< The Asio socket held.
+    using executor_type = socket_type::executor_type;  ///< The socket's executor.
 
     /// Nonblocking: calls never wait; blocking: calls wait for the peer.
     static constexpr bool can_block = !Nonblocking;
@@ -268,14 +268,19 @@ public:
         socket_.non_blocking(Nonblocking, ignored);
     }
 
+    /** @{ Moves the socket; a moved-from one is closed. */
     basic_socket(basic_socket&&) noexcept = default;
     basic_socket& operator=(basic_socket&&) noexcept = default;
+    /** @} */
 
     /** The Asio socket: for options, shutdown, close and the readiness waits
         of the operations below. Reading or writing it directly corrupts the
         TLS stream above it. */
+    /** @{ */
     socket_type& socket() noexcept { return socket_; }
     const socket_type& socket() const noexcept { return socket_; }
+    /** @} */
+    /** The socket's executor. */
     executor_type get_executor() noexcept { return socket_.get_executor(); }
 
     /** Reads up to in.size() bytes: returns the count; 0 for a non-empty

@@ -356,6 +356,7 @@ public:
     /** Moving copies (the data is shared and immutable): a moved-from
         object still holds the same chain and key, so every call that
         takes one works with it. */
+    /** @{ */
     credentials(const credentials&) = default;
     credentials(credentials&& other) noexcept : data_(other.data_) {}
     credentials& operator=(const credentials&) = default;
@@ -363,6 +364,7 @@ public:
         data_ = other.data_;
         return *this;
     }
+    /** @} */
     ~credentials() = default;
 
     /** The parsed chain and key, for the engine. */

@@ -42,10 +42,11 @@ struct chain_source {
     thread at a time may read one object, as with the stream it came from. */
 class certificate_chain {
 public:
-    using value_type = peer_certificate;
-    using const_iterator = std::vector<peer_certificate>::const_iterator;
+    using value_type = peer_certificate;  ///< As a container of certificates.
+    using const_iterator = std::vector<peer_certificate>::const_iterator;  ///< Leaf first.
 
     certificate_chain() = default;
+    /** A chain holding these certificates, leaf first. */
     certificate_chain(std::vector<peer_certificate> chain) noexcept : chain_(std::move(chain)) {}
     /** A chain converted from `source` on first read. */
     explicit certificate_chain(std::shared_ptr<const detail::chain_source> source) noexcept
@@ -60,12 +61,16 @@ public:
     operator const std::vector<peer_certificate>&() const noexcept { return certificates(); }
     operator std::span<const peer_certificate>() const noexcept { return certificates(); }
 
+    /** @{ As std::vector's, over certificates(): leaf first. */
     const_iterator begin() const noexcept { return certificates().begin(); }
     const_iterator end() const noexcept { return certificates().end(); }
     std::size_t size() const noexcept { return certificates().size(); }
     bool empty() const noexcept { return certificates().empty(); }
+    /** @} */
     /** The leaf. As std::vector's: the chain must not be empty. */
     const peer_certificate& front() const noexcept { return certificates().front(); }
+    /** The last certificate the peer sent (nearest its root). As
+        std::vector's: the chain must not be empty. */
     const peer_certificate& back() const noexcept { return certificates().back(); }
     /** As std::vector's: `i` must be below size(). */
     const peer_certificate& operator[](std::size_t i) const noexcept { return certificates()[i]; }

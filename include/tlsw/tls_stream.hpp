@@ -241,8 +241,10 @@ class tls_stream {
     using transport_value = std::remove_reference_t<Transport>;
 
 public:
-    using transport_type = Transport;
+    using transport_type = Transport;  ///< The transport, as given (a value or a reference).
+    /** partial_write: write() may return after one record (see policy.hpp). */
     static constexpr bool partial_write = policies::partial_write;
+    /** moving_buffer: a repeated write may pass another pointer (see policy.hpp). */
     static constexpr bool moving_buffer = policies::moving_buffer;
     /** checked_retry: a repeated write's bytes are checked (see policy.hpp). */
     static constexpr bool checked_retry = policies::checked_retry;
@@ -313,12 +315,17 @@ public:
           release_buffers_(options.release_buffers),
           control_owed_(!engine_->output_empty()) {}  // a client's ClientHello
 
+    /** Not a stream: a Transport that is no transport stops here, with one
+        error that names the transport concept, not a cascade. */
     template <class... Args>
         requires(!valid_transport)
     explicit tls_stream(Args&&...) {}
 
+    /** @{ Moves the whole stream, mid-handshake or mid-write included; a
+        moved-from stream's calls fail with errc::invalid_state. */
     tls_stream(tls_stream&&) noexcept = default;
     tls_stream& operator=(tls_stream&&) noexcept = default;
+    /** @} */
 
     /** Runs the handshake to its end (also a renegotiation in flight).
 
@@ -683,6 +690,8 @@ public:
         return std::exchange(taken_, 0);
     }
 
+    /** Whether a handshake (the first, a renegotiation) is in flight: the
+        next write() or read() goes on with it. */
     bool handshake_pending() const noexcept { return engine_ && engine_->handshake_in_flight(); }
 
     /** Bytes of decrypted application data buffered in the stream, never
@@ -714,8 +723,10 @@ public:
 
     /** The transport, for readiness waits and socket options. Reading or
         writing it directly corrupts the TLS stream. */
+    /** @{ */
     transport_value& transport() noexcept { return transport_; }
     const transport_value& transport() const noexcept { return transport_; }
+    /** @} */
 
 private:
     bool failed() const noexcept { return failure_ || engine_->failed(); }

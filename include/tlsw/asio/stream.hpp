@@ -86,11 +86,11 @@ struct write_kind;
 template <class Socket = net::ip::tcp::socket, class... Policies>
 class stream {
 public:
-    using next_layer_type = Socket;
-    using lowest_layer_type = typename Socket::lowest_layer_type;
-    using executor_type = typename Socket::executor_type;
-    using transport_type = basic_socket<true, Socket>;
-    using tls_stream_type = tls_stream<transport_type, Policies...>;
+    using next_layer_type = Socket;                                ///< The socket.
+    using lowest_layer_type = typename Socket::lowest_layer_type;  ///< The socket's lowest layer.
+    using executor_type = typename Socket::executor_type;          ///< The socket's executor.
+    using transport_type = basic_socket<true, Socket>;             ///< The socket as a nonblocking transport.
+    using tls_stream_type = tls_stream<transport_type, Policies...>;  ///< The stream underneath.
 
     /** Most plaintext one async_write_some takes: one record. */
     static constexpr std::size_t max_write = tls_stream_type::max_record;
@@ -102,20 +102,28 @@ public:
         : tls_(ctx, transport_type(std::move(socket)), std::move(options)),
           lot_(std::make_shared<detail::parking_lot>()) {}
 
+    /** @{ Moves the stream; only while no operation is outstanding. */
     stream(stream&&) noexcept = default;
     stream& operator=(stream&&) noexcept = default;
+    /** @} */
 
+    /** The socket's executor: operations complete on it. */
     executor_type get_executor() noexcept { return next_layer().get_executor(); }
-    /** The socket: for connect, options and close. */
+    /** @{ The socket: for connect, options and close. */
     next_layer_type& next_layer() noexcept { return tls_.transport().socket(); }
     const next_layer_type& next_layer() const noexcept { return tls_.transport().socket(); }
+    /** @} */
+    /** @{ The socket's lowest layer, as asio::ssl::stream offers it. */
     lowest_layer_type& lowest_layer() noexcept { return next_layer().lowest_layer(); }
     const lowest_layer_type& lowest_layer() const noexcept { return next_layer().lowest_layer(); }
+    /** @} */
 
     /** The tls_stream underneath: info(), describe(), export_session(),
         pending(). Calling its read or write corrupts operations in flight. */
+    /** @{ */
     tls_stream_type& tls() noexcept { return tls_; }
     const tls_stream_type& tls() const noexcept { return tls_; }
+    /** @} */
 
     /** Reads into the first non-empty buffer of `buffers`: what one
         record brings, and the records the stream holds already, as far

@@ -53,12 +53,14 @@ struct pki_options {
         name that parses as an IPv4 or IPv6 address becomes an IP SAN, any
         other a DNS SAN (ASCII; use A-labels for IDNs). Must not be empty. */
     std::vector<std::string> hosts = {"localhost"};
-    key_type key = key_type::ecdsa_p256;
+    key_type key = key_type::ecdsa_p256;  ///< The key type of the CA and of the leaf.
     /** Leaf validity relative to now. A negative not_after_offset gives an
         expired leaf, a positive not_before_offset a not-yet-valid one;
         not_after_offset must be later than not_before_offset. */
+    /** @{ */
     std::chrono::seconds not_before_offset{-3600};
     std::chrono::seconds not_after_offset{86400 * 30};
+    /** @} */
     /** Extra DNS names added to the leaf after `hosts` (filler-N.invalid,
         about 24 bytes each in the certificate), to make a large
         certificate: 9,000 give a leaf of over 200 KiB, for tests of
