@@ -2,69 +2,70 @@
 #ifndef TLSW_ASIO_HPP
 #define TLSW_ASIO_HPP
 
-// TLS over Asio. Only programs that include this header depend on Asio;
-// nothing else in tlsw includes it. It offers:
-// - tlsw::asio::stream<Socket, Policies...> (tlsw/asio/stream.hpp): an
-//   Asio AsyncReadStream and AsyncWriteStream (async_read_some,
-//   async_write_some, async_handshake, async_shutdown), for
-//   asio::async_read / async_read_until / async_write, coroutines and
-//   Boost.Beast;
-// - basic_socket: an Asio socket as a tlsw transport, for a tls_stream
-//   driven by hand or by the free operations at the bottom of this file.
-//
-// Completion (tlsw::asio::stream):
-// - Any completion token: a callback, use_awaitable, deferred, as_tuple,
-//   redirect_error, bind_executor, ... An operation never completes
-//   inside the function that starts it.
-// - The error_code of a TLS failure is in tlsw's own category
-//   (tlsw::error_category()) and keeps all of it: ec.message() is the
-//   text a synchronous call's tls_error::message() gives (the reason, the
-//   alert and whether the peer sent it); to_tls_error(ec) gives the
-//   tls_error back (tlsw/asio/error.hpp); stream::tls().describe() adds
-//   the certificate's details. A protocol or certificate failure packs
-//   its details into the value (tls_error::detailed_error_code()): compare
-//   it by condition, ec == std::error_condition(int(tlsw::errc::certificate),
-//   tlsw::error_category()), or by to_tls_error(ec).code(). closed,
-//   truncated and the other codes without details are plain
-//   (ec == tlsw::errc::truncated); a socket failure is the socket's
-//   error_code.
-// - async_read_some completes with net::error::eof after the peer's
-//   close_notify, as a socket does at its end (async_read and Beast treat
-//   it so), and with tlsw::errc::truncated when the socket ends without it.
-// - At most one reading and one writing operation (write, handshake,
-//   shutdown) are outstanding at once, started and completed on the
-//   stream's executor (a strand on a multi-threaded io_context): one
-//   reader and one writer run in full duplex.
-// - Each resumption makes one tls_stream call, bounded by the stream's
-//   own limits (tls_stream.hpp), then waits in the io_context. No
-//   operation times out by itself: bound a silent peer by cancelling.
-//
-// Cancellation (a cancellation slot bound to the token, an awaitable
-// operator, or closing the socket) ends an operation waiting for the
-// socket with operation_aborted, and the stream stays usable:
-// - async_read_some: total cancellation; nothing is lost (a read that
-//   waits has taken nothing).
-// - async_write_some: partial cancellation; it completes with the bytes
-//   the stream had accepted (all it asked for, once encrypted, or 0).
-//   Accepted bytes are sent by later operations, before the next write's
-//   (asio::async_write reports the same count with operation_aborted).
-// - async_handshake: total; async_shutdown: terminal.
-// A wait cancelled by the other operation of the same stream (whose call
-// took the bytes this one waited for) is not a cancellation: the
-// operation repeats its call.
-//
-// Flavour: standalone Asio (<asio.hpp>, namespace ::asio) or Boost.Asio
-// (<boost/asio.hpp>, namespace boost::asio), chosen in this order:
-//   1. TLSW_ASIO_BOOST or TLSW_ASIO_STANDALONE, when defined;
-//   2. whichever of the two the program included before this header (if it
-//      included both, it must say which with one of the macros above);
-//   3. standalone Asio when <asio.hpp> exists, else Boost.Asio.
-// Including this header first, then the Asio headers the program needs,
-// works everywhere (see ASIO_HAS_CO_AWAIT below for why it matters with
-// clang).
-// One translation unit uses one flavour. The declarations live in an
-// inline namespace named after the flavour, so that two translation units
-// that chose differently do not break the one-definition rule.
+/** @file
+    TLS over Asio. Only programs that include this header depend on Asio;
+    nothing else in tlsw includes it. It offers:
+    - tlsw::asio::stream<Socket, Policies...> (tlsw/asio/stream.hpp): an
+      Asio AsyncReadStream and AsyncWriteStream (async_read_some,
+      async_write_some, async_handshake, async_shutdown), for
+      asio::async_read / async_read_until / async_write, coroutines and
+      Boost.Beast;
+    - basic_socket: an Asio socket as a tlsw transport, for a tls_stream
+      driven by hand or by the free operations at the bottom of this file.
+
+    Completion (tlsw::asio::stream):
+    - Any completion token: a callback, use_awaitable, deferred, as_tuple,
+      redirect_error, bind_executor, ... An operation never completes
+      inside the function that starts it.
+    - The error_code of a TLS failure is in tlsw's own category
+      (tlsw::error_category()) and keeps all of it: ec.message() is the
+      text a synchronous call's tls_error::message() gives (the reason, the
+      alert and whether the peer sent it); to_tls_error(ec) gives the
+      tls_error back (tlsw/asio/error.hpp); stream::tls().describe() adds
+      the certificate's details. A protocol or certificate failure packs
+      its details into the value (tls_error::detailed_error_code()): compare
+      it by condition, ec == std::error_condition(int(tlsw::errc::certificate),
+      tlsw::error_category()), or by to_tls_error(ec).code(). closed,
+      truncated and the other codes without details are plain
+      (ec == tlsw::errc::truncated); a socket failure is the socket's
+      error_code.
+    - async_read_some completes with net::error::eof after the peer's
+      close_notify, as a socket does at its end (async_read and Beast treat
+      it so), and with tlsw::errc::truncated when the socket ends without it.
+    - At most one reading and one writing operation (write, handshake,
+      shutdown) are outstanding at once, started and completed on the
+      stream's executor (a strand on a multi-threaded io_context): one
+      reader and one writer run in full duplex.
+    - Each resumption makes one tls_stream call, bounded by the stream's
+      own limits (tls_stream.hpp), then waits in the io_context. No
+      operation times out by itself: bound a silent peer by cancelling.
+
+    Cancellation (a cancellation slot bound to the token, an awaitable
+    operator, or closing the socket) ends an operation waiting for the
+    socket with operation_aborted, and the stream stays usable:
+    - async_read_some: total cancellation; nothing is lost (a read that
+      waits has taken nothing).
+    - async_write_some: partial cancellation; it completes with the bytes
+      the stream had accepted (all it asked for, once encrypted, or 0).
+      Accepted bytes are sent by later operations, before the next write's
+      (asio::async_write reports the same count with operation_aborted).
+    - async_handshake: total; async_shutdown: terminal.
+    A wait cancelled by the other operation of the same stream (whose call
+    took the bytes this one waited for) is not a cancellation: the
+    operation repeats its call.
+
+    Flavour: standalone Asio (<asio.hpp>, namespace `::asio`) or Boost.Asio
+    (<boost/asio.hpp>, namespace boost::asio), chosen in this order:
+      1. TLSW_ASIO_BOOST or TLSW_ASIO_STANDALONE, when defined;
+      2. whichever of the two the program included before this header (if it
+         included both, it must say which with one of the macros above);
+      3. standalone Asio when <asio.hpp> exists, else Boost.Asio.
+    Including this header first, then the Asio headers the program needs,
+    works everywhere (see ASIO_HAS_CO_AWAIT below for why it matters with
+    clang).
+    One translation unit uses one flavour. The declarations live in an
+    inline namespace named after the flavour, so that two translation units
+    that chose differently do not break the one-definition rule. */
 
 #if defined(TLSW_ASIO_BOOST) && defined(TLSW_ASIO_STANDALONE)
 #error "tlsw/asio.hpp: define at most one of TLSW_ASIO_BOOST and TLSW_ASIO_STANDALONE"

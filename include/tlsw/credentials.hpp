@@ -2,6 +2,11 @@
 #ifndef TLSW_CREDENTIALS_HPP
 #define TLSW_CREDENTIALS_HPP
 
+/** @file
+    tlsw::credentials: a certificate chain and its private key, loaded from
+    PEM files or text, checked to belong together; cheap to copy and shared
+    between contexts and threads. */
+
 #include <tlsw/config_error.hpp>
 #include <tlsw/error.hpp>
 

@@ -2,11 +2,12 @@
 #ifndef TLSW_OCSP_HPP
 #define TLSW_OCSP_HPP
 
-// OCSP stapling (RFC 6066 section 8, RFC 8446 section 4.4.2.1): what a
-// client learns from the OCSP response a server staples, and the bounds of
-// its checks. The calls that set a server's response and a client's
-// request and requirement are context's (staple_ocsp_response,
-// request_ocsp_staple, require_ocsp_staple).
+/** @file
+    OCSP stapling (RFC 6066 section 8, RFC 8446 section 4.4.2.1): what a
+    client learns from the OCSP response a server staples, and the bounds of
+    its checks. The calls that set a server's response and a client's
+    request and requirement are context's (staple_ocsp_response,
+    request_ocsp_staple, require_ocsp_staple). */
 
 #include <chrono>
 #include <cstddef>

@@ -2,6 +2,11 @@
 #ifndef TLSW_SESSION_INFO_HPP
 #define TLSW_SESSION_INFO_HPP
 
+/** @file
+    What a handshake negotiated (tlsw::session_info: version, cipher suite,
+    group, ALPN, the peer's chain and whether it was verified, resumption,
+    OCSP) and the peer's certificate chain (tlsw::certificate_chain). */
+
 #include <tlsw/ocsp.hpp>
 #include <tlsw/peer_certificate.hpp>
 

@@ -2,6 +2,10 @@
 #ifndef TLSW_TLS_STREAM_HPP
 #define TLSW_TLS_STREAM_HPP
 
+/** @file
+    tlsw::tls_stream, the TLS stream over a transport, with OpenSSL's
+    SSL_write contract; its options (stream_options) and shutdown modes. */
+
 #include <tlsw/context.hpp>
 #include <tlsw/detail/engine.hpp>
 #include <tlsw/error.hpp>

@@ -5,10 +5,11 @@
 #ifndef TLSW_ASIO_ERROR_HPP
 #define TLSW_ASIO_ERROR_HPP
 
-// The error codes tlsw::asio::stream's operations complete with: a
-// tls_error as an error_code of tlsw's own category whose message() is the
-// tls_error's own message() (the reason, the alert and who sent it), and
-// back. Part of <tlsw/asio.hpp>, which picks the Asio flavour.
+/** @file
+    The error codes tlsw::asio::stream's operations complete with: a
+    tls_error as an error_code of tlsw's own category whose message() is the
+    tls_error's own message() (the reason, the alert and who sent it), and
+    back. Part of <tlsw/asio.hpp>, which picks the Asio flavour. */
 
 #include <tlsw/error.hpp>
 

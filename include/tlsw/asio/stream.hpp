@@ -5,9 +5,10 @@
 #ifndef TLSW_ASIO_STREAM_HPP
 #define TLSW_ASIO_STREAM_HPP
 
-// tlsw::asio::stream: a TLS stream that is an Asio AsyncReadStream and
-// AsyncWriteStream. Part of <tlsw/asio.hpp> (which picks the Asio flavour);
-// the completion and cancellation rules are at the top of that header.
+/** @file
+    tlsw::asio::stream: a TLS stream that is an Asio AsyncReadStream and
+    AsyncWriteStream. Part of <tlsw/asio.hpp> (which picks the Asio flavour);
+    the completion and cancellation rules are at the top of that header. */
 
 #include <tlsw/asio/error.hpp>
 

@@ -2,6 +2,10 @@
 #ifndef TLSW_TESTING_TEST_PKI_HPP
 #define TLSW_TESTING_TEST_PKI_HPP
 
+/** @file
+    tlsw::testing::make_test_pki(): a throwaway CA and a leaf made on the
+    spot (in memory or written to files), for tests of code that uses tlsw. */
+
 // Botan 2 and 3 spell the certificate-building calls differently: the few
 // that differ are in detail/botan2/pki.hpp and detail/botan3/pki.hpp.
 #include <botan/build.h>
