@@ -5,6 +5,7 @@
 // The umbrella header: everything a tlsw application needs.
 
 #include <tlsw/blocking_socket.hpp>
+#include <tlsw/client_hello.hpp>
 #include <tlsw/compat.hpp>
 #include <tlsw/config_error.hpp>
 #include <tlsw/context.hpp>
