@@ -53,25 +53,8 @@ struct hello_outcome {
 hello_outcome hello_connect(const tlsw::context& client_ctx, const tlsw::context& server_ctx, std::string name,
                             std::vector<std::string> alpn = {}) {
     connection c(client_ctx, server_ctx, {.server_name = std::move(name), .alpn = std::move(alpn)});
-    hello_outcome out;
-    for (int i = 0; i < 200 && !(out.error && out.server_error); ++i) {
-        auto client = c.client.handshake();
-        auto server = c.server.handshake();
-        if (client && server) {
-            std::byte none[1];  // a TLS 1.3 client takes its tickets
-            if (auto r = c.client.read(none); !r && !r.error().retryable())
-                out.error = r.error();
-            break;
-        }
-        if (!client && !client.error().retryable())
-            out.error = client.error();
-        if (!server && !server.error().retryable())
-            out.server_error = server.error();
-    }
-    out.client = c.client.info();
-    out.server = c.server.info();
-    out.server_detail = std::string(c.server.last_error_detail());
-    return out;
+    const auto errors = run_handshakes(c);
+    return {errors.client, c.client.info(), c.server.info(), errors.server, std::string(c.server.last_error_detail())};
 }
 
 }  // namespace

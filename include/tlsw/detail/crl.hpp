@@ -72,8 +72,9 @@ namespace tlsw::detail {
     if (crl.next_update().time_is_set() && crl.next_update().to_std_timepoint() < now)
         return "has expired (nextUpdate " + crl.next_update().readable_string() + ")";
     bool issuer_known = false;
+    // By name alone: a CA of that name with another key is named below.
     for (auto* store : ctx.trust_stores()) {
-        for (const auto& found : store->find_all_certs(crl.issuer_dn(), crl.authority_key_id())) {
+        for (const auto& found : store->find_all_certs(crl.issuer_dn(), {})) {
             issuer_known = true;
 #if BOTAN_VERSION_MAJOR >= 3  // Botan 2 finds shared_ptrs, Botan 3 certificates
             const Botan::X509_Certificate& ca = found;
