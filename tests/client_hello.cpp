@@ -130,6 +130,16 @@ TEST_CASE("a credentials callback picks credentials by the server name, and by t
     INFO((r.error ? r.error->message() : std::string("ok")));
     REQUIRE_FALSE(r.error);
     CHECK(r.client.peer_chain.front().der == hello_der(rsa));
+
+    // Credentials whose key the client does not take fail the handshake.
+    auto ecdsa_only = server_context();
+    REQUIRE(ecdsa_only.choose_credentials([&](const tlsw::client_hello&) { return std::optional<tlsw::credentials>(ecdsa); }));
+    const auto unsuited = hello_connect(rsa_client, ecdsa_only, "shop.test");
+    REQUIRE(unsuited.server_error);
+    CHECK(*unsuited.server_error == errc::protocol);
+    CHECK(unsuited.server_error->alert() == tlsw::alert::handshake_failure);
+    REQUIRE(unsuited.error);
+    CHECK(unsuited.error->alert() == tlsw::alert::handshake_failure);
 }
 
 TEST_CASE("a credentials callback that chooses none fails the handshake with unrecognized_name, or "

@@ -253,6 +253,21 @@ TEST_CASE("a default tlsw server answers the key-share probes of a TLS 1.3 confo
         probe_case{"supported_groups without key_share", {{probe_x25519}, std::nullopt}, {"alert", 109}},
         // RFC 8446 4.2.8: an empty list asks the server to choose.
         probe_case{"an empty key_share list", {{probe_x25519}, std::vector<probe_share>{}},
+                   {"hello_retry_request", -1, probe_x25519}},
+        // RFC 8446 4.2.8.2: an X25519 share is 32 bytes.
+        probe_case{"an x25519 share of 31 bytes",
+                   {{probe_x25519}, std::vector<probe_share>{{probe_x25519, std::vector<std::uint8_t>(31, 9)}}},
+                   {"alert", 47}},
+        // RFC 8446 4.2.8: at most one share per group, each of a supported group.
+        probe_case{"two shares for one group",
+                   {{probe_x25519}, std::vector<probe_share>{{probe_x25519, x25519_share()}, {probe_x25519, x25519_share()}}},
+                   {"alert", 47}},
+        probe_case{"a share for a group not in supported_groups",
+                   {{probe_secp256r1}, std::vector<probe_share>{{probe_x25519, x25519_share()}}},
+                   {"alert", 47}},
+        // A share for a group the server does not know (GREASE) is skipped.
+        probe_case{"a share for an unknown group only",
+                   {{0x0A0A, probe_x25519}, std::vector<probe_share>{{0x0A0A, {0}}}},
                    {"hello_retry_request", -1, probe_x25519}});
     CAPTURE(c.name);
     const auto botan = plain_botan_server().answer(c.hello);
