@@ -76,17 +76,21 @@ namespace tlsw::detail {
     for (auto* store : ctx.trust_stores()) {
         for (const auto& found : store->find_all_certs(crl.issuer_dn(), {})) {
             issuer_known = true;
+            try {
 #if BOTAN_VERSION_MAJOR >= 3  // Botan 2 finds shared_ptrs, Botan 3 certificates
-            const Botan::X509_Certificate& ca = found;
-            const auto key = ca.subject_public_key();
-            const bool may_sign = ca.allowed_usage(Botan::Key_Constraints::CrlSign);
+                const Botan::X509_Certificate& ca = found;
+                const auto key = ca.subject_public_key();
+                const bool may_sign = ca.allowed_usage(Botan::Key_Constraints::CrlSign);
 #else
-            const Botan::X509_Certificate& ca = *found;
-            const auto key = ca.load_subject_public_key();
-            const bool may_sign = ca.allowed_usage(Botan::CRL_SIGN);
+                const Botan::X509_Certificate& ca = *found;
+                const auto key = ca.load_subject_public_key();
+                const bool may_sign = ca.allowed_usage(Botan::CRL_SIGN);
 #endif
-            if (may_sign && key && crl.check_signature(*key))
-                return std::nullopt;
+                if (may_sign && key && crl.check_signature(*key))
+                    return std::nullopt;
+            } catch (const std::exception&) {
+                // A CA key Botan cannot load or verify with signed nothing here.
+            }
         }
     }
     if (!issuer_known)
