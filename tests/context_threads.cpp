@@ -9,7 +9,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,8 +27,10 @@ struct tally {
     std::atomic<int> failed{0};
 };
 
-/** One handshake and a short exchange between fresh streams of the two contexts. */
-void one_connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tally& t) {
+/** One handshake and a short exchange between fresh streams of the two
+    contexts; `check`, when given, judges the client's session. */
+void one_connection(const tlsw::context& client_ctx, const tlsw::context& server_ctx, tally& t,
+                    const std::function<bool(const tlsw::session_info&)>& check = {}) {
     auto [a, b] = tlsw::memory_pair::make();
     stream client(client_ctx, std::move(a), localhost());
     stream server(server_ctx, std::move(b));
@@ -44,6 +48,10 @@ void one_connection(const tlsw::context& client_ctx, const tlsw::context& server
             // the client reads it for the next connection to resume.
             std::byte none[1];
             if (auto r = client.read(none); !r && !r.error().retryable()) {
+                ++t.failed;
+                return;
+            }
+            if (check && !check(client.info())) {
                 ++t.failed;
                 return;
             }
@@ -134,4 +142,61 @@ TEST_CASE("setters on a shared context race with stream creation in other thread
     changer.join();
     CHECK(t.failed == 0);
     CHECK(t.done == 100);
+}
+
+// Issue 22, item 5: credentials replaced, added and removed, and a
+// credentials callback set and removed, while other threads handshake.
+TEST_CASE("a server's credentials replaced and removed while 4 threads handshake: each handshake presents whole "
+          "credentials the context held",
+          "[context][threads][credentials]") {
+    const auto leaf = [] {
+        auto pki = tlsw::testing::issue_leaf(env().pki, {});
+        return *tlsw::credentials::from_pem(pki.chain_pem, pki.leaf_key_pem);
+    };
+    const auto a = leaf(), b = leaf(), extra = leaf();
+    const auto der_of = [](const tlsw::credentials& creds) {
+        const auto der = creds.data()->chain.front().BER_encode();
+        const auto bytes = std::as_bytes(std::span(der));
+        return std::vector<std::byte>(bytes.begin(), bytes.end());
+    };
+    const auto a_der = der_of(a), b_der = der_of(b);
+    auto server_ctx = tlsw::context::server(a);
+    const auto client_ctx = client_context();
+    std::atomic<bool> stop{false};
+    std::atomic<int> refused{0};
+    std::atomic<int> changes{0};
+    std::thread changer([&] {
+        tlsw::credentials current = a, next = b;
+        for (int i = 0; !stop; ++i) {
+            refused += !server_ctx.replace_credentials(current, next);
+            std::swap(current, next);
+            refused += !server_ctx.add_credentials(extra);
+            refused += !server_ctx.remove_credentials(extra);
+            // The callback runs in the handshaking threads, all at once.
+            if (i % 2)
+                refused += !server_ctx.choose_credentials(
+                    [&](const tlsw::client_hello& hello) { return std::optional<tlsw::credentials>(hello.accepts(a) ? a : b); });
+            else
+                refused += !server_ctx.choose_credentials(nullptr);
+            ++changes;
+        }
+    });
+    tally t;
+    const auto presents_a_or_b = [&](const tlsw::session_info& info) {
+        return !info.peer_chain.empty() && (info.peer_chain.front().der == a_der || info.peer_chain.front().der == b_der);
+    };
+    std::vector<std::thread> workers;
+    for (int i = 0; i < 4; ++i)
+        workers.emplace_back([&] {
+            for (int n = 0; n < 25; ++n)
+                one_connection(client_ctx, server_ctx, t, presents_a_or_b);
+        });
+    for (auto& w : workers)
+        w.join();
+    stop = true;
+    changer.join();
+    CHECK(refused == 0);
+    CHECK(t.failed == 0);
+    CHECK(t.done == 100);
+    CHECK(changes > 0);
 }

@@ -38,7 +38,7 @@ constexpr std::array all_alerts{
     tlsw::alert::inappropriate_fallback, tlsw::alert::user_canceled,
     tlsw::alert::no_renegotiation,      tlsw::alert::unsupported_extension,
     tlsw::alert::unrecognized_name,     tlsw::alert::no_application_protocol,
-    tlsw::alert::certificate_required,  tlsw::alert::bad_certificate_status_response,
+    tlsw::alert::certificate_required,  tlsw::alert::missing_extension, tlsw::alert::bad_certificate_status_response,
 };
 
 constexpr std::array all_reasons{

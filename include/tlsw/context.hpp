@@ -2,8 +2,10 @@
 #ifndef TLSW_CONTEXT_HPP
 #define TLSW_CONTEXT_HPP
 
+#include <tlsw/client_hello.hpp>
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
+#include <tlsw/detail/crl.hpp>
 #include <tlsw/detail/engine.hpp>
 #include <tlsw/error.hpp>
 #include <tlsw/peer_certificate.hpp>
@@ -149,6 +151,37 @@ public:
             return unexpected(certs.error());
         add_trust(*certs);
         return {};
+    }
+
+    /** Adds certificate revocation lists (RFC 5280) to this context's
+        trust, all or none: `crl` is PEM ("X509 CRL" blocks; other blocks
+        are skipped) or one DER CRL. From then on every full handshake, on
+        either role (a client verifying its server, a server its clients),
+        fails a peer chain a CRL lists: the stream's call returns
+        errc::certificate with certificate_reason::revoked, and the peer
+        gets a certificate_revoked alert. A CRL replaces an older one
+        (by thisUpdate) of the same issuer.
+
+        Each CRL must be issued and signed by a trust anchor this context
+        has now (trust(), or the system store while it counts), whose key
+        usage allows signing CRLs, and be valid now; else the result is a
+        config_error (invalid_argument) naming the CRL and why, and nothing
+        is added. CRLs of intermediate CAs are refused (no anchor signs
+        them). A CRL that passes its nextUpdate later makes every chain of
+        that CA fail (certificate_reason::other: "CRL has expired"), as
+        with OpenSSL's CRL checks: add fresh ones in time. CRLs are part of
+        the configuration identity, so sessions made before do not resume
+        afterwards: a revoked peer cannot resume its way past the check. */
+    [[nodiscard]] config_result<void> add_crl(std::string_view crl) { return add_crls(crl, "CRL"); }
+
+    /** Reads a CRL file (PEM or DER) and adds it as add_crl() does;
+        messages name the file. A file that cannot be read is
+        errc::transport carrying the OS error. */
+    [[nodiscard]] config_result<void> add_crl_file(const std::filesystem::path& file) {
+        auto text = detail::load_file(file);
+        if (!text)
+            return unexpected(text.error());
+        return add_crls(*text, file.string());
     }
 
     /** Whether the system trust store counts (on by default for clients). */
@@ -618,6 +651,86 @@ public:
         return {};
     }
 
+    /** Replaces credentials a server presents: `current` is server()'s or
+        ones add_credentials() added (or a copy of either: copies are the
+        same credentials), and `replacement` takes their place in the order
+        of preference. Streams made before keep presenting `current` for
+        their whole life, renegotiations included; streams made after
+        present `replacement`. Sessions made before do not resume
+        afterwards (the certificates are part of the configuration
+        identity): clients make a full handshake and see the new
+        certificate. Returns invalid_state on a client context, and
+        invalid_argument, changing nothing, when `replacement` holds
+        nothing or `current` is not among this context's credentials. */
+    [[nodiscard]] result<void> replace_credentials(const credentials& current, credentials replacement) {
+        if (!replacement.data())
+            return unexpected(tls_error(is_server() ? errc::invalid_argument : errc::invalid_state));
+        return change_credentials(current, replacement.data());
+    }
+
+    /** Removes credentials a server presents (`current` as for
+        replace_credentials()); streams made before keep them, as above.
+        Removing the last leaves the server with none: the handshakes of
+        streams made after fail at the client's hello, the server sending
+        handshake_failure (its stream call returns errc::protocol with
+        that alert, and last_error_detail() says that the server has no
+        credentials) until add_credentials() adds some. A credentials
+        callback (choose_credentials()) decides alone and is not affected.
+        Returns invalid_state on a client context, and invalid_argument,
+        changing nothing, when `current` is not among its credentials. */
+    [[nodiscard]] result<void> remove_credentials(const credentials& current) {
+        return change_credentials(current, nullptr);
+    }
+
+    /** Lets `chooser` pick the credentials a server presents, per
+        handshake, from what the client's ClientHello says (client_hello:
+        SNI, ALPN offers, signature schemes, groups, versions), like
+        OpenSSL's servername callback or rustls' ResolvesServerCert. It
+        replaces the SNI match over server()'s and add_credentials()'
+        credentials, which it does not see; its credentials need not be
+        added anywhere.
+
+        - It runs after the ClientHello is parsed and before any
+          certificate is chosen: once per handshake (the first, each TLS
+          1.2 renegotiation, and resumptions too: it may refuse those;
+          not again for the second ClientHello after a HelloRetryRequest).
+        - It runs in the thread that drives the server stream through its
+          handshake (inside its handshake(), read() or write()); streams
+          in several threads call it at once, so it must be thread-safe.
+          The handshake waits for it: keep it quick.
+        - Returning credentials presents them. Their key must suit the
+          client's signature schemes (client_hello::accepts()), else the
+          handshake fails with handshake_failure.
+        - Returning std::nullopt fails the handshake: the server sends
+          unrecognized_name when the client sent a server name,
+          handshake_failure when it sent none. The server's stream call
+          returns errc::protocol with that alert (alert_from_peer()
+          false) and last_error_detail() names the server name; the
+          client gets the alert as a protocol error from its peer.
+        - An exception it throws fails the handshake with internal_error,
+          its text in last_error_detail(); nothing it throws leaves a
+          stream call.
+
+        An empty function removes it. Streams keep the callback they were
+        made with. Like verify_hook(), the callback is part of the
+        configuration identity: without a `name` each call makes a random
+        identity (no session from before, or from another process, resumes
+        under it); servers sharing a ticket key give it the same stable
+        `name`, changed whenever what it presents changes. Returns
+        invalid_state on a client context. */
+    [[nodiscard]] result<void> choose_credentials(credentials_chooser chooser, std::string_view name = {}) {
+        if (!is_server())
+            return unexpected(tls_error(errc::invalid_state));
+        const std::string identity =
+            name.empty() ? "random " + Botan::hex_encode(detail::rng().random_vec(32)) : "named " + std::string(name);
+        auto shared = chooser ? std::make_shared<const credentials_chooser>(std::move(chooser)) : nullptr;
+        modify([&](detail::context_state& s) {
+            s.choose_credentials = shared;
+            s.choose_credentials_identity = shared ? identity : std::string();
+        });
+        return {};
+    }
+
     /** Credentials a client presents when the server asks for a certificate. */
     context& client_certificate(credentials creds) {
         modify([&](detail::context_state& s) { s.creds = creds.data(); });
@@ -664,6 +777,49 @@ private:
         return {};
     }
 
+    /** Puts `next` (null: nothing) where `current`'s credentials are;
+        invalid_argument, publishing nothing, when the context does not
+        hold them. */
+    [[nodiscard]] result<void> change_credentials(const credentials& current,
+                                                  std::shared_ptr<const detail::credential_data> next) {
+        if (!is_server())
+            return unexpected(tls_error(errc::invalid_state));
+        return modify_checked<result<void>>([&](detail::context_state& s) -> result<void> {
+            const auto& old = current.data();
+            if (!old || (s.creds != old && std::find(s.more_creds.begin(), s.more_creds.end(), old) == s.more_creds.end()))
+                return unexpected(tls_error(errc::invalid_argument));
+            if (s.creds == old)
+                s.creds = next;
+            for (auto& more : s.more_creds)
+                if (more == old)
+                    more = next;
+            std::erase(s.more_creds, nullptr);
+            return {};
+        });
+    }
+
+    /** Parses the CRLs of `text` and adds them to a new snapshot's trust
+        store, all or none, each checked against the trust the context has
+        (detail::crl_refusal). */
+    [[nodiscard]] config_result<void> add_crls(std::string_view text, std::string_view source) {
+        auto crls = detail::parse_crls(text, source);
+        if (!crls)
+            return unexpected(crls.error());
+        return modify_checked<config_result<void>>([&](detail::context_state& s) -> config_result<void> {
+            for (std::size_t i = 0; i < crls->size(); ++i)
+                if (auto why = detail::crl_refusal((*crls)[i], s))
+                    return unexpected(detail::config_invalid(
+                        source, (crls->size() > 1 ? "CRL " + std::to_string(i + 1) + " " : std::string("the CRL ")) + *why));
+            auto store = std::make_shared<Botan::Certificate_Store_In_Memory>(*s.trust);
+            for (const auto& crl : *crls) {
+                store->add_crl(crl);
+                s.crl_fingerprints.push_back(detail::crl_fingerprint(crl));
+            }
+            s.trust = std::move(store);
+            return {};
+        });
+    }
+
     /** Publishes a group list (empty: the engine's default). */
     [[nodiscard]] config_result<void> set_groups(std::vector<std::uint16_t> codes) {
         auto shared = codes.empty() ? nullptr : std::make_shared<const std::vector<std::uint16_t>>(std::move(codes));
@@ -691,6 +847,19 @@ private:
         change(*next);
         next->publish(state_.get());
         state_ = std::move(next);
+    }
+
+    /** modify() for a change that may be refused: `change` returns an
+        empty Result to publish, or the error, and then nothing is. */
+    template <class Result, class Change>
+    Result modify_checked(Change&& change) {
+        const std::lock_guard lock(mutex_);
+        auto next = std::make_shared<detail::context_state>(*state_);
+        if (auto refused = change(*next); !refused)
+            return refused;
+        next->publish(state_.get());
+        state_ = std::move(next);
+        return {};
     }
 
     mutable std::mutex mutex_;

@@ -77,6 +77,7 @@ enum class alert : std::uint8_t {
     inappropriate_fallback = 86,
     user_canceled = 90,
     no_renegotiation = 100,
+    missing_extension = 109,     ///< TLS 1.3: a required extension is absent
     unsupported_extension = 110,
     unrecognized_name = 112,
     no_application_protocol = 120,
@@ -108,6 +109,7 @@ constexpr const char* alert_name(alert a) noexcept {
     case alert::inappropriate_fallback: return "inappropriate_fallback";
     case alert::user_canceled: return "user_canceled";
     case alert::no_renegotiation: return "no_renegotiation";
+    case alert::missing_extension: return "missing_extension";
     case alert::unsupported_extension: return "unsupported_extension";
     case alert::unrecognized_name: return "unrecognized_name";
     case alert::no_application_protocol: return "no_application_protocol";

@@ -8,6 +8,7 @@
     tlsw/testing/. */
 
 #include <tlsw/blocking_socket.hpp>
+#include <tlsw/client_hello.hpp>
 #include <tlsw/compat.hpp>
 #include <tlsw/config_error.hpp>
 #include <tlsw/context.hpp>

@@ -79,6 +79,52 @@ private:
 
 using connection = basic_connection<>;
 
+/** What each side's handshake ended with: nothing for a side that
+    completed, else its error (a side that fails first, and the peer that
+    reads its alert). */
+struct handshake_errors {
+    std::optional<tlsw::tls_error> client;
+    std::optional<tlsw::tls_error> server;
+};
+
+/** Runs both handshakes of `c` until each has completed or failed; a
+    client that completes reads once (TLS 1.3 tickets, or the server's
+    alert after the client's last flight). */
+template <class Connection>
+handshake_errors run_handshakes(Connection& c) {
+    handshake_errors out;
+    bool client_done = false, server_done = false;
+    for (int i = 0; i < 200 && !((client_done || out.client) && (server_done || out.server)); ++i) {
+        if (!client_done && !out.client) {
+            auto r = c.client.handshake();
+            if (r) {
+                client_done = true;
+            } else if (!r.error().retryable()) {
+                out.client = r.error();
+            }
+        }
+        if (!server_done && !out.server) {
+            auto r = c.server.handshake();
+            if (r)
+                server_done = true;
+            else if (!r.error().retryable())
+                out.server = r.error();
+        }
+    }
+    if (client_done) {
+        std::byte none[1];
+        for (int i = 0; i < 4; ++i) {
+            auto r = c.client.read(none);
+            if (!r && !r.error().retryable()) {
+                out.client = r.error();
+                break;
+            }
+            (void)c.server.read(none);
+        }
+    }
+    return out;
+}
+
 /** How a server lets clients resume: session IDs only, or tickets. */
 enum class carrier { session_id, ticket };
 

@@ -8,6 +8,7 @@
 // between Botan 2 and 3 is in detail/botan2/config.hpp and
 // detail/botan3/config.hpp; with the engines, the only code naming Botan::TLS.
 
+#include <tlsw/client_hello.hpp>
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
 #include <tlsw/expected.hpp>
@@ -559,6 +560,16 @@ struct context_state {
     /** context::require_ocsp_staple: a client fails a full handshake
         without a good, verified stapled response. */
     bool ocsp_required = false;
+    /** context::choose_credentials: picks a server's credentials per
+        ClientHello (detail/credential_selection.hpp), in place of the SNI
+        match over `creds` and `more_creds`; null when unset. Its identity
+        is made as verify_hook_identity's. */
+    std::shared_ptr<const credentials_chooser> choose_credentials;
+    std::string choose_credentials_identity;
+    /** The SHA-256 of each CRL context::add_crl added, for the identity
+        (the CRLs themselves are in `trust`, where path validation finds
+        them). */
+    std::vector<std::string> crl_fingerprints;
 
     // ---- derived by publish() ----
     std::shared_ptr<const Botan::TLS::Policy> policy;
@@ -719,6 +730,16 @@ private:
             add(hook_replaces_checks ? "verify hook replacing the checks" : "verify hook");
             add(verify_hook_identity);
         }
+        // What the callback may present, and which peers a CRL turns away.
+        if (choose_credentials) {
+            add("credentials callback");
+            add(choose_credentials_identity);
+        }
+        if (!crl_fingerprints.empty()) {
+            add("crls");
+            for (const auto& crl : crl_fingerprints)
+                add(crl);
+        }
         const auto digest = hash->final();
         return {digest.begin(), digest.end()};
     }
@@ -745,8 +766,8 @@ inline std::shared_ptr<context_state> make_context_state(role side) {
 
 /** What both engines' Credentials_Manager hands Botan from a snapshot:
     certificates, trust and the ticket key, looked up alike on both Botan
-    versions (each engine adapts the signatures). Read-only, so one
-    instance serves every stream of a context. */
+    versions (each engine adapts the signatures). One per stream: a
+    server's credentials callback narrows it to its choice (choose()). */
 class credential_lookup {
 public:
     explicit credential_lookup(const context_state& ctx) : ctx_(ctx) {}
@@ -789,9 +810,15 @@ public:
 
     const Botan::SymmetricKey& ticket_key() const noexcept { return ctx_.ticket_key; }
 
+    /** Makes `chosen` the only candidate (a server's credentials callback
+        chose it for the handshake in flight); null: the snapshot's again. */
+    void choose(std::shared_ptr<const credential_data> chosen) noexcept { chosen_ = std::move(chosen); }
+
 private:
-    /** `creds`, then the further credentials, in order. */
+    /** `creds`, then the further credentials, in order; or the chosen ones. */
     std::vector<const std::shared_ptr<const credential_data>*> candidates() const {
+        if (chosen_)
+            return {&chosen_};
         std::vector<const std::shared_ptr<const credential_data>*> all{&ctx_.creds};
         for (const auto& more : ctx_.more_creds)
             all.push_back(&more);
@@ -825,6 +852,7 @@ private:
     }
 
     const context_state& ctx_;
+    std::shared_ptr<const credential_data> chosen_;  // kept alive here: Botan 3 shares the key from it
 };
 
 }  // namespace tlsw::detail

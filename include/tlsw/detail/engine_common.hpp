@@ -16,6 +16,7 @@
 
 #include <tlsw/detail/certificate.hpp>
 #include <tlsw/detail/context_state.hpp>
+#include <tlsw/detail/credential_selection.hpp>
 #include <tlsw/detail/groups.hpp>
 
 #include <botan/exceptn.h>
@@ -600,6 +601,18 @@ protected:
         throw_alert(alert::bad_certificate_status_response, failure_detail_);
     }
 
+    /** A server's choice of credentials for the handshake that a received
+        ClientHello starts (credential_selection): narrows `lookup`, or
+        throws the alert that fails the handshake when there are none to
+        present. */
+    template <class Hello>
+    void select_credentials(const Hello& hello, credential_lookup& lookup) {
+        if (auto refusal = selection_.on_client_hello(*ctx_, hello, lookup)) {
+            failure_detail_ = std::move(refusal->detail);
+            throw_alert(refusal->type, failure_detail_);
+        }
+    }
+
     /** Whether a session a client imports (stream_options::resume_from)
         passes this context's checks now, as a full handshake's chain would:
         trust anchors, `hostname` (the name Botan gets, see
@@ -789,6 +802,7 @@ protected:
     bool local_closed_ = false;
     bool tls13_ = false;
     std::vector<std::uint8_t> server_ip_;  // a client's server name, when it is an IP address
+    credential_selection selection_;  // a server's, per ClientHello
 };
 
 }  // namespace tlsw::detail

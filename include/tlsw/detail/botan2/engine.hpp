@@ -63,6 +63,9 @@ public:
         return Botan::Credentials_Manager::psk(type, context, identity);
     }
 
+    /** The lookup, for a server's choice per handshake (select_credentials). */
+    credential_lookup& lookup() noexcept { return lookup_; }
+
 private:
     credential_lookup lookup_;
 };
@@ -278,6 +281,8 @@ private:
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
                 in_flight_ = true;
+            else  // before Botan asks creds_ for a chain
+                select_credentials(static_cast<const Botan::TLS::Client_Hello&>(message), creds_.lookup());
         } else if (type == Botan::TLS::SERVER_HELLO) {
             next_server_random_ = static_cast<const Botan::TLS::Server_Hello&>(message).random();
             // A server answers a ClientHello with ServerHello only when it

@@ -61,6 +61,9 @@ public:
         return std::shared_ptr<Botan::Private_Key>(creds, creds->key.get());
     }
 
+    /** The lookup, for a server's choice per handshake (select_credentials). */
+    credential_lookup& lookup() noexcept { return lookup_; }
+
 private:
     credential_lookup lookup_;
 };
@@ -407,6 +410,8 @@ private:
             // A client sends ClientHello only when it starts a handshake.
             if (ctx_->side == role::client)
                 in_flight_ = true;
+            else  // before Botan asks creds_ for a chain
+                select_credentials(static_cast<const Botan::TLS::Client_Hello&>(message), creds_.lookup());
         } else if (type == Botan::TLS::Handshake_Type::ServerHello) {
             if (const auto* hello = dynamic_cast<const Botan::TLS::Server_Hello_12*>(&message))
                 next_server_random_ = hello->random();
