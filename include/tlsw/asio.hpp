@@ -54,7 +54,7 @@
     took the bytes this one waited for) is not a cancellation: the
     operation repeats its call.
 
-    Flavour: standalone Asio (<asio.hpp>, namespace `::asio`) or Boost.Asio
+    Flavour: standalone Asio (<asio.hpp>, the global namespace asio) or Boost.Asio
     (<boost/asio.hpp>, namespace boost::asio), chosen in this order:
       1. TLSW_ASIO_BOOST or TLSW_ASIO_STANDALONE, when defined;
       2. whichever of the two the program included before this header (if it
@@ -160,7 +160,7 @@ namespace net = ::boost::asio;
 using error_code = ::boost::system::error_code;
 #else
 inline namespace standalone_flavour {
-/** The Asio namespace this header uses: ::asio here. */
+/** The Asio namespace this header uses: the global asio here. */
 namespace net = ::asio;
 /** The error code type Asio's completion handlers receive: std::error_code. */
 using error_code = std::error_code;

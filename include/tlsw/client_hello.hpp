@@ -2,6 +2,10 @@
 #ifndef TLSW_CLIENT_HELLO_HPP
 #define TLSW_CLIENT_HELLO_HPP
 
+/** @file
+    tlsw::client_hello: what a server's credentials callback
+    (context::choose_credentials) sees of a ClientHello. */
+
 #include <tlsw/credentials.hpp>
 #include <tlsw/detail/groups.hpp>
 #include <tlsw/session_info.hpp>

@@ -2,6 +2,11 @@
 #ifndef TLSW_CONTEXT_HPP
 #define TLSW_CONTEXT_HPP
 
+/** @file
+    tlsw::context: what the streams of one side share (role, credentials,
+    trust, TLS policy, sessions, hooks), as immutable snapshots that a
+    change replaces while streams run. */
+
 #include <tlsw/client_hello.hpp>
 #include <tlsw/config_error.hpp>
 #include <tlsw/credentials.hpp>
@@ -111,6 +116,8 @@ public:
     /** A context with the configuration `other` has now; later changes to
         either do not reach the other. */
     context(const context& other) : state_(other.state()) {}
+    /** Takes the configuration `other` has now; streams made before keep
+        the one they started with. */
     context& operator=(const context& other) {
         if (this != &other) {
             auto next = other.state();
@@ -121,6 +128,7 @@ public:
     }
     /** Moving copies: the source stays a valid context. */
     context(context&& other) : context(static_cast<const context&>(other)) {}
+    /** Moving copies, as the move constructor. */
     context& operator=(context&& other) { return *this = static_cast<const context&>(other); }
     ~context() = default;
 
@@ -737,6 +745,7 @@ public:
         return *this;
     }
 
+    /** Whether this is a server's context (made by server()). */
     bool is_server() const { return state()->side == detail::role::server; }
 
     /** The current configuration snapshot, for tls_stream: immutable, kept

@@ -2,6 +2,11 @@
 #ifndef TLSW_ERROR_HPP
 #define TLSW_ERROR_HPP
 
+/** @file
+    Errors as values: tlsw::tls_error (a code, and the alert, its sender and
+    the certificate reason where there are any), tlsw::errc, tlsw::alert,
+    tlsw::certificate_reason, tlsw::result, and tlsw's std::error_category. */
+
 #include <tlsw/expected.hpp>
 
 #include <cstdint>
@@ -217,6 +222,8 @@ inline std::error_code make_error_code(errc e) noexcept {
 class tls_error {
 public:
     tls_error() noexcept = default;
+    /** An error of this code, without details; implicit, so that
+        `return unexpected(errc::closed)` reads as it means. */
     tls_error(errc code) noexcept : code_(code) {}  // NOLINT: implicit on purpose
 
     /** A transport failure carrying the transport's own error code. */
@@ -243,6 +250,7 @@ public:
         return e;
     }
 
+    /** What failed, in one code; compare with `==`. */
     errc code() const noexcept { return code_; }
 
     /** True exactly for want_read and want_write: repeat the same call later. */
@@ -252,10 +260,12 @@ public:
 
     /** The alert sent or received, for protocol and certificate errors. */
     bool has_alert() const noexcept { return has_alert_; }
+    /** That alert; meaningful when has_alert(). */
     tlsw::alert alert() const noexcept { return alert_; }
     /** True when the peer sent the alert; false when we sent it. */
     bool alert_from_peer() const noexcept { return remote_; }
 
+    /** Why a certificate was rejected, for errc::certificate; else none. */
     certificate_reason certificate() const noexcept { return reason_; }
 
     /** The transport's error for errc::transport, else an empty error_code. */
@@ -327,6 +337,7 @@ public:
         return text;
     }
 
+    /** Compares the code: `if (r.error() == tlsw::errc::want_read)`. */
     friend bool operator==(const tls_error& e, errc c) noexcept { return e.code_ == c; }
 
 private:
@@ -352,7 +363,10 @@ using result = expected<T, tls_error>;
 
 }  // namespace tlsw
 
+/// @cond
+// errc converts to std::error_code (through make_error_code above).
 template <>
 struct std::is_error_code_enum<tlsw::errc> : std::true_type {};
+/// @endcond
 
 #endif

@@ -2,8 +2,9 @@
 #ifndef TLSW_TESTING_TEST_CRL_HPP
 #define TLSW_TESTING_TEST_CRL_HPP
 
-// Certificate revocation lists made on the spot by a test PKI's CA
-// (testing/test_pki.hpp), for tests of context::add_crl().
+/** @file
+    Certificate revocation lists made on the spot by a test PKI's CA
+    (testing/test_pki.hpp), for tests of context::add_crl(). */
 
 #include <tlsw/testing/test_pki.hpp>
 
