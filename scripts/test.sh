@@ -22,15 +22,13 @@ scripts/install-deps.sh test || exit 1
 
 # Tests build at -O0: Botan's crypto, where the tests spend their time, is
 # the prebuilt library either way, and -O2 would triple the compile time.
-# The fault loop runs its full 1000 seeds once per engine (gcc-cpp23 and
-# botan3-cpp23) and 250 elsewhere (under the sanitizers each run costs
-# several times more); the public headers are compiled on their own once per
-# engine and standard library flavour (gcc-cpp23, botan3-cpp23). The
-# Boost.Asio flavour and the Beast examples build once per engine too
-# (gcc-cpp23, botan3-cpp23): tlsw/asio.hpp's code is the same
-# in both flavours, and standalone Asio runs everywhere. So do the example
-# programs and their tests, the packaging test and the documentation tests
-# (botan3-cpp20 builds the library's suite alone).
+# Once per engine, in gcc-cpp23 and botan3-cpp23: the full fault loop
+# (1000 seeds; 250 elsewhere, and under the sanitizers each run costs several
+# times more), each public header compiled on its own, the Boost.Asio
+# flavour with the Beast examples (tlsw/asio.hpp's code is the same in both
+# Asio flavours, and standalone Asio runs everywhere), the packaging and
+# documentation tests. botan3-cpp20 builds the library's suite alone; the
+# Botan 2 configurations build the examples and run their tests too.
 setup_args() {
   local fast="--werror -Doptimization=0 -Ddebug=false"
   case "$1" in
