@@ -101,9 +101,14 @@ private:
     (sessions resume by session ID); without it nothing is cached. */
 struct botan_shared {
     explicit botan_shared(bool session_tickets = false, bool cache = false)
-        : policy({.allow_client_renegotiation = false, .require_client_certificate = false,
-                  .session_tickets = session_tickets}),
+        : policy(settings(session_tickets)),
           client_sessions(make_sessions(cache)), server_sessions(make_sessions(cache)) {}
+
+    static tlsw::detail::policy_settings settings(bool session_tickets) {
+        tlsw::detail::policy_settings s;  // tlsw's defaults: no client renegotiation, no client certificate
+        s.session_tickets = session_tickets;
+        return s;
+    }
 
     botan_credentials creds;
     // tlsw's own default policy, so that both sides negotiate alike.
